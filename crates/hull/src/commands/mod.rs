@@ -1,0 +1,11 @@
+//! One module per command: parse its flags, call libhull, print.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;

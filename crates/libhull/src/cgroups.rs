@@ -1,0 +1,274 @@
+//! Cgroups: placing the container in its cgroup and removing what hull made.
+//!
+//! Owns: finding the host's hierarchies (v1, hybrid, or pure v2), turning `cgroupsPath`
+//! into directories, making them, joining them, listing their processes, the freezer
+//! state, and removing exactly the directories hull created. Resource limits are a
+//! separate concern layered on [`CgroupRecord::paths`].
+//! Must never: touch a cgroup directory hull did not create, or unmount a hierarchy.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The directories of one container's cgroup, recorded in its state before they are
+/// made, so `delete --force` can remove them after a crash at any point.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CgroupRecord {
+    /// The container's cgroup directory in every hierarchy it joins.
+    pub paths: Vec<PathBuf>,
+    /// The directories hull made, parents before children.
+    pub created: Vec<PathBuf>,
+    /// True on a pure cgroup v2 host.
+    #[serde(default)]
+    pub unified: bool,
+}
+
+/// The layout of the host's cgroup file systems.
+#[derive(Debug, PartialEq)]
+pub enum Layout {
+    /// Pure cgroup v2 at /sys/fs/cgroup.
+    Unified,
+    /// cgroup v1 controllers (hybrid hosts also have a cgroup2 at .../unified).
+    Legacy,
+}
+
+pub fn layout() -> Layout {
+    match nix::sys::statfs::statfs(CGROUP_ROOT) {
+        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => Layout::Unified,
+        _ => Layout::Legacy,
+    }
+}
+
+/// One hierarchy: where it is mounted and hull's own cgroup in it.
+#[derive(Debug, PartialEq)]
+struct Hierarchy {
+    mount: PathBuf,
+    own: PathBuf,
+}
+
+/// Parses `/proc/self/cgroup` into hierarchies, given the host layout.
+fn hierarchies(proc_cgroup: &str, layout: &Layout) -> Vec<Hierarchy> {
+    let mut out = Vec::new();
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let own = PathBuf::from(path);
+        match (layout, id) {
+            (Layout::Unified, "0") => out.push(Hierarchy {
+                mount: CGROUP_ROOT.into(),
+                own,
+            }),
+            (Layout::Unified, _) => {}
+            (Layout::Legacy, "0") => {
+                let mount = Path::new(CGROUP_ROOT).join("unified");
+                if is_cgroup2(&mount) {
+                    out.push(Hierarchy { mount, own });
+                }
+            }
+            (Layout::Legacy, _) => {
+                let name = controllers.strip_prefix("name=").unwrap_or(controllers);
+                if name.is_empty() {
+                    continue;
+                }
+                out.push(Hierarchy {
+                    mount: Path::new(CGROUP_ROOT).join(name),
+                    own,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn is_cgroup2(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// The cgroup path of a container: `cgroupsPath` or hull's default `/hull/<id>`.
+/// A relative path is relative to hull's own cgroup, as runc's cgroupfs driver does.
+pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupRecord> {
+    let wanted = cgroups_path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new("/hull").join(id));
+    if wanted
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!("{} must not contain ..", wanted.display()),
+        ));
+    }
+    let layout = layout();
+    let own = fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup".into())?;
+    let mut rec = CgroupRecord {
+        unified: layout == Layout::Unified,
+        ..Default::default()
+    };
+    for h in hierarchies(&own, &layout) {
+        if !h.mount.is_dir() {
+            continue;
+        }
+        let inner = if wanted.is_absolute() {
+            wanted.strip_prefix("/").unwrap_or(&wanted).to_path_buf()
+        } else {
+            h.own.strip_prefix("/").unwrap_or(&h.own).join(&wanted)
+        };
+        let dir = h.mount.join(&inner);
+        // Record every missing directory on the way down, parents first.
+        let mut missing = Vec::new();
+        let mut p = dir.as_path();
+        while p != h.mount && !p.exists() {
+            missing.push(p.to_path_buf());
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+        rec.created.extend(missing.into_iter().rev());
+        rec.paths.push(dir);
+    }
+    Ok(rec)
+}
+
+/// Makes the directories the plan recorded as missing.
+pub fn create(rec: &CgroupRecord) -> Result<()> {
+    for dir in &rec.created {
+        match fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::sys(format!("create cgroup {}", dir.display()), e)),
+        }
+        // A new v1 cpuset cgroup starts with no cpus and no memory nodes, and no process
+        // can join it until they are copied down from the parent.
+        if dir.starts_with(Path::new(CGROUP_ROOT).join("cpuset")) && !rec.unified {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if let Some(parent) = dir.parent() {
+                    let value = fs::read_to_string(parent.join(file))
+                        .ctx(|| format!("read {}", parent.join(file).display()))?;
+                    write(&dir.join(file), value.trim())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves `pid` into the container's cgroup in every hierarchy.
+pub fn join(rec: &CgroupRecord, pid: i32) -> Result<()> {
+    for dir in &rec.paths {
+        write(&dir.join("cgroup.procs"), &pid.to_string())?;
+    }
+    Ok(())
+}
+
+/// The pids in the container's cgroup.
+pub fn procs(rec: &CgroupRecord) -> Result<Vec<i32>> {
+    let Some(dir) = pick(rec) else {
+        return Ok(Vec::new());
+    };
+    let file = dir.join("cgroup.procs");
+    match fs::read_to_string(&file) {
+        Ok(text) => Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::sys(format!("read {}", file.display()), e)),
+    }
+}
+
+/// The hierarchy to read the process list from: pids or freezer on v1 (always present
+/// with runc's layout), the one directory on v2.
+fn pick(rec: &CgroupRecord) -> Option<&PathBuf> {
+    rec.paths
+        .iter()
+        .find(|p| rec.unified || p.starts_with("/sys/fs/cgroup/pids"))
+        .or_else(|| rec.paths.first())
+}
+
+/// True when the container's cgroup is frozen (paused).
+pub fn is_frozen(rec: &CgroupRecord) -> bool {
+    if rec.unified {
+        return rec.paths.first().is_some_and(|p| {
+            fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+        });
+    }
+    rec.paths
+        .iter()
+        .find(|p| p.starts_with("/sys/fs/cgroup/freezer"))
+        .is_some_and(|p| {
+            fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+        })
+}
+
+/// Removes the directories hull made, children first. The processes must be gone;
+/// an exiting process can keep a cgroup busy for a moment, so EBUSY is retried.
+pub fn remove(rec: &CgroupRecord) -> Result<()> {
+    for dir in rec.created.iter().rev() {
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                // A parent shared with another container stays.
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
+                    if !rec.paths.contains(dir) {
+                        break;
+                    }
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(Error::sys(format!("remove cgroup {}", dir.display()), e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    fs::write(path, value).ctx(|| format!("write {value:?} to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "9:name=systemd:/\n8:pids:/user.slice\n4:memory:/x\n0::/\n";
+
+    #[test]
+    fn legacy_hierarchies_come_from_proc_self_cgroup() {
+        let h = hierarchies(HYBRID, &Layout::Legacy);
+        assert_eq!(h[0].mount, Path::new("/sys/fs/cgroup/systemd"));
+        assert_eq!(h[1].mount, Path::new("/sys/fs/cgroup/pids"));
+        assert_eq!(h[1].own, Path::new("/user.slice"));
+        assert_eq!(h[2].mount, Path::new("/sys/fs/cgroup/memory"));
+    }
+
+    #[test]
+    fn unified_layout_uses_only_the_v2_line() {
+        let h = hierarchies("0::/user.slice/session-1.scope\n", &Layout::Unified);
+        assert_eq!(
+            h,
+            vec![Hierarchy {
+                mount: "/sys/fs/cgroup".into(),
+                own: "/user.slice/session-1.scope".into()
+            }]
+        );
+        assert!(hierarchies(HYBRID, &Layout::Unified).len() == 1);
+    }
+
+    #[test]
+    fn parent_dir_in_cgroups_path_is_refused() {
+        let err = plan(Some(Path::new("/a/../../etc")), "x").unwrap_err();
+        assert!(err.to_string().contains("linux.cgroupsPath"), "{err}");
+    }
+}

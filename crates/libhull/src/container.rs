@@ -1,0 +1,679 @@
+//! Host-side orchestration of a container's life: create, start, run, state, kill,
+//! delete. Each public function is one command of the CLI.
+//!
+//! Owns: the order of the steps and the promise that a failed create leaves nothing
+//! behind (the [`Undo`] guard). Knows every module below it; none of them knows it.
+
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use oci_spec::runtime::Hook;
+
+use crate::cgroups::{self, CgroupRecord};
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, Plan};
+use crate::process::{self, InitArgs};
+use crate::spec;
+use crate::state::{self, Locked, Root, State, Status, EXEC_FIFO};
+use crate::sync::{Channel, Msg};
+use crate::sys::{self, Fork};
+
+/// The flags of `create` (and `run`).
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A container hull has just created, while the creating process still holds it.
+pub struct Created {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+/// Undoes a partial create when dropped: kills the init, removes the cgroups and the
+/// state directory. `disarm` once the container is whole.
+struct Undo {
+    locked: Option<Locked>,
+    cgroup: Option<CgroupRecord>,
+    child: Option<(i32, OwnedFd)>,
+}
+
+impl Undo {
+    fn disarm(mut self) -> (Locked, Option<(i32, OwnedFd)>) {
+        self.cgroup = None;
+        let child = self.child.take();
+        (
+            self.locked
+                .take()
+                .expect("undo holds the lock until disarmed"),
+            child,
+        )
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some((pid, pidfd)) = self.child.take() {
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(rec) = self.cgroup.take() {
+            let _ = cgroups::remove(&rec);
+        }
+        if let Some(locked) = self.locked.take() {
+            let _ = locked.remove();
+        }
+    }
+}
+
+/// `hull create`: the container's init is left blocked on the exec fifo.
+pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Result<Created> {
+    let bundle = spec::load_bundle(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::config("linux", "missing"))?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    // runc's rules for the console socket.
+    if terminal && opts.console_socket.is_none() && detach_terminal {
+        return Err(Error::Usage(
+            "cannot allocate tty if hull will detach without setting console socket".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(Error::Usage(
+            "cannot use console socket if hull will not detach or allocate tty".into(),
+        ));
+    }
+    let ns = Plan::from_spec(linux)?;
+    let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
+    let console = opts
+        .console_socket
+        .as_deref()
+        .map(connect_console)
+        .transpose()?;
+
+    let locked = root.create(&opts.id)?;
+    let mut undo = Undo {
+        locked: Some(locked),
+        cgroup: None,
+        child: None,
+    };
+    let locked = undo.locked.as_ref().expect("just set");
+    let mut st = State {
+        id: opts.id.clone(),
+        status: Status::Creating,
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::time::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup: cg.clone(),
+        poststop: hooks_of(spec, |h| h.poststop().clone()),
+    };
+    // Recorded before made: a crash from here on leaves what `delete --force` needs.
+    locked.save(&st)?;
+    undo.cgroup = Some(cg.clone());
+    cgroups::create(&cg)?;
+
+    let fifo_path = locked.dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    let fifo: OwnedFd = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .ctx(|| format!("open {}", fifo_path.display()))?
+        .into();
+
+    let (parent_end, child_end) = Channel::pair()?;
+    let restore = ns.enter_for_clone(linux)?;
+    let forked = sys::clone3(ns.clone_flags, None);
+    if let Ok(Fork::Child) = forked {
+        drop(parent_end);
+        process::init(InitArgs {
+            spec,
+            bundle: &bundle.dir,
+            rootfs: &bundle.rootfs,
+            id: &opts.id,
+            channel: child_end,
+            ns: &ns,
+            fifo,
+            console_socket: console,
+            preserve_fds: opts.preserve_fds,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            cgroup_paths: &cg.paths,
+            close_fds: vec![locked.lock_fd()],
+        });
+    }
+    let left = restore.leave();
+    let (pid, pidfd) = match forked.map_err(|e| Error::sys("clone3 the container init", e))? {
+        Fork::Parent { pid, pidfd } => (pid, pidfd),
+        Fork::Child => unreachable!("the child never returns from init"),
+    };
+    undo.child = Some((pid, pidfd.try_clone().ctx(|| "dup pidfd".into())?));
+    left?;
+    drop(child_end);
+    drop(fifo);
+    drop(console);
+
+    if ns.new_user {
+        namespaces::write_id_maps(pid, linux)?;
+    }
+    cgroups::join(&cg, pid)?;
+    let process_spec = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "missing"))?;
+    if let Some(adj) = process_spec.oom_score_adj() {
+        fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+            .ctx(|| "write oom_score_adj".into())?;
+    }
+    set_rlimits(pid, process_spec)?;
+    st.pid = pid;
+    st.pid_start = state::read_stat(pid).map(|(_, s)| s).unwrap_or(0);
+    parent_end.send(&Msg::Go)?;
+
+    loop {
+        match parent_end.recv()? {
+            Some(Msg::MountsDone) => {
+                let json = hook_state(&st, Status::Creating);
+                if let Some(hooks) = spec.hooks() {
+                    crate::hooks::run_all(
+                        "prestart",
+                        hooks.prestart().as_deref().unwrap_or_default(),
+                        &json,
+                    )?;
+                    crate::hooks::run_all(
+                        "createRuntime",
+                        hooks.create_runtime().as_deref().unwrap_or_default(),
+                        &json,
+                    )?;
+                }
+                parent_end.send(&Msg::Hooks(json))?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => return Err(Error::Init(e)),
+            Some(other) => {
+                return Err(Error::Init(format!(
+                    "unexpected message {other:?} from init"
+                )))
+            }
+            None => return Err(Error::Init("container init exited during set-up".into())),
+        }
+    }
+    st.status = Status::Created;
+    locked.save(&st)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    let (_locked, child) = undo.disarm();
+    let _ = child;
+    Ok(Created { pid, pidfd })
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+fn hooks_of(
+    spec: &oci_spec::runtime::Spec,
+    f: impl Fn(&oci_spec::runtime::Hooks) -> Option<Vec<Hook>>,
+) -> Vec<Hook> {
+    spec.hooks().as_ref().and_then(f).unwrap_or_default()
+}
+
+/// The state JSON given to hooks on stdin (runtime-spec "State").
+fn hook_state(st: &State, status: Status) -> String {
+    let mut v = st.to_oci_json(status);
+    v["pid"] = st.pid.into();
+    v.to_string()
+}
+
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .ctx(|| format!("connect to console socket {}", path.display()))?;
+    Ok(s.into())
+}
+
+/// Rlimits are set from the parent with prlimit: raising a hard limit needs
+/// CAP_SYS_RESOURCE in the host's user namespace, which the init may not have.
+fn set_rlimits(pid: i32, process: &oci_spec::runtime::Process) -> Result<()> {
+    for (i, rl) in process.rlimits().iter().flatten().enumerate() {
+        let name = serde_json::to_value(rl.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let resource = rlimit_number(&name).ok_or_else(|| {
+            Error::config(
+                format!("process.rlimits[{i}].type"),
+                format!("unknown rlimit {name}"),
+            )
+        })?;
+        let lim = libc::rlimit {
+            rlim_cur: rl.soft(),
+            rlim_max: rl.hard(),
+        };
+        // SAFETY: lim is a valid rlimit; old limit not requested.
+        if unsafe { libc::prlimit(pid, resource, &lim, std::ptr::null_mut()) } < 0 {
+            return Err(Error::sys(
+                format!("set {name}"),
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn rlimit_number(name: &str) -> Option<libc::__rlimit_resource_t> {
+    Some(match name {
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        _ => return None,
+    })
+}
+
+/// Writes the pid file atomically, as runc does.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("hull-tmp");
+    fs::write(&tmp, pid.to_string()).ctx(|| format!("write {}", tmp.display()))?;
+    fs::rename(&tmp, path).ctx(|| format!("write pid file {}", path.display()))
+}
+
+/// `hull start`: releases the init from the exec fifo.
+pub fn start(root: &Root, id: &str) -> Result<()> {
+    let locked = root.lock(id)?;
+    let mut st = locked.load()?;
+    match st.status(&locked.dir) {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::Status(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        Status::Running => {
+            return Err(Error::Status(
+                "cannot start an already running container".into(),
+            ))
+        }
+        other => {
+            return Err(Error::Status(format!(
+                "cannot start a container in the {other} state"
+            )))
+        }
+    }
+    let pidfd = sys::pidfd_open(st.pid).ctx(|| format!("pidfd_open {}", st.pid))?;
+    let fifo_path = locked.dir.join(EXEC_FIFO);
+    let fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .ctx(|| format!("open {}", fifo_path.display()))?;
+    // Wait for the init's byte; if the init dies instead, its pidfd becomes readable.
+    loop {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll the exec fifo", std::io::Error::from(e))),
+            Ok(_) => {}
+        }
+        let mut buf = [0u8; 1];
+        match nix::unistd::read(fifo.as_fd(), &mut buf) {
+            Ok(1) => break,
+            Err(nix::errno::Errno::EAGAIN) | Ok(_) => {}
+            Err(e) => return Err(Error::sys("read the exec fifo", std::io::Error::from(e))),
+        }
+        if fds[1]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        {
+            return Err(Error::Status("container init exited before start".into()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    fs::remove_file(&fifo_path).ctx(|| format!("remove {}", fifo_path.display()))?;
+    st.status = Status::Running;
+    locked.save(&st)?;
+    // runtime-spec: a failing poststart hook is logged; the container keeps running.
+    if let Ok(b) = spec::load_bundle(&st.bundle) {
+        if let Some(hooks) = b.spec.hooks() {
+            let json = hook_state(&st, Status::Running);
+            if let Err(e) = crate::hooks::run_all(
+                "poststart",
+                hooks.poststart().as_deref().unwrap_or_default(),
+                &json,
+            ) {
+                crate::log::warn(&e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `hull state`: the state JSON of one container.
+pub fn state(root: &Root, id: &str) -> Result<serde_json::Value> {
+    let st = root.load(id)?;
+    let status = st.status(&root.path().join(id));
+    Ok(st.to_oci_json(status))
+}
+
+/// `hull list`: every container's state.
+pub fn list(root: &Root) -> Result<Vec<(State, Status)>> {
+    let mut out = Vec::new();
+    for id in root.list()? {
+        // A directory being created or deleted right now is skipped.
+        if let Ok(st) = root.load(&id) {
+            let status = st.status(&root.path().join(&id));
+            out.push((st, status));
+        }
+    }
+    Ok(out)
+}
+
+/// `hull kill`: a signal to the init, or with `all` to every process in the cgroup.
+pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
+    let st = root.load(id)?;
+    let status = st.status(&root.path().join(id));
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::Status("container not running".into()));
+    }
+    if all {
+        return kill_all(&st, sig);
+    }
+    signal_init(&st, sig)
+}
+
+/// Signals the init through a pidfd opened after checking the pid is still ours.
+fn signal_init(st: &State, sig: i32) -> Result<()> {
+    let pidfd = match sys::pidfd_open(st.pid) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("pidfd_open {}", st.pid), e)),
+    };
+    if !state::process_alive(st.pid, st.pid_start) {
+        return Ok(());
+    }
+    sys::pidfd_send_signal(pidfd.as_fd(), sig).ctx(|| format!("signal {sig} to pid {}", st.pid))
+}
+
+fn kill_all(st: &State, sig: i32) -> Result<()> {
+    for pid in cgroups::procs(&st.cgroup)? {
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok()) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("signal {sig} to pid {pid}"),
+                    std::io::Error::from(e),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `hull delete`: removes a stopped container; `force` kills a running one first.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+    let locked = root.lock(id)?;
+    let st = match locked.load() {
+        Ok(st) => st,
+        // A state directory without state (a create killed before its first write).
+        Err(Error::NotFound(_)) if force => return locked.remove(),
+        Err(e) => return Err(e),
+    };
+    let status = st.status(&locked.dir);
+    match status {
+        Status::Stopped | Status::Created => {}
+        Status::Creating if force || !state::process_alive(st.pid, st.pid_start) => {}
+        _ if force => {}
+        other => {
+            return Err(Error::Status(format!(
+                "cannot delete container {id} that is not stopped: {other}"
+            )))
+        }
+    }
+    destroy(locked, &st)
+}
+
+/// Kills whatever is left of the container, waits for it, removes its cgroups and
+/// state, and runs the poststop hooks.
+fn destroy(locked: Locked, st: &State) -> Result<()> {
+    if st.pid > 0 && state::process_alive(st.pid, st.pid_start) {
+        if let Ok(pidfd) = sys::pidfd_open(st.pid) {
+            if state::process_alive(st.pid, st.pid_start) {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                wait_pidfd(&pidfd);
+            }
+        }
+    }
+    // Without a pid namespace of its own, the container's other processes outlive its
+    // init: kill them too. A frozen cgroup must thaw for SIGKILL to land.
+    for _ in 0..100 {
+        let pids = cgroups::procs(&st.cgroup)?;
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    cgroups::remove(&st.cgroup)?;
+    let json = hook_state(st, Status::Stopped);
+    if let Err(e) = crate::hooks::run_all("poststop", &st.poststop, &json) {
+        crate::log::warn(&e.to_string());
+    }
+    locked.remove()
+}
+
+/// Blocks until the process behind `pidfd` has exited.
+fn wait_pidfd(pidfd: &OwnedFd) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    while let Err(nix::errno::Errno::EINTR) = poll(&mut fds, PollTimeout::NONE) {}
+}
+
+/// Signals a foreground `run` forwards to the container (runc forwards all but these).
+fn forwarded_signals() -> SigSet {
+    let mut set = SigSet::all();
+    for s in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGILL,
+        Signal::SIGFPE,
+        Signal::SIGTRAP,
+        Signal::SIGABRT,
+    ] {
+        set.remove(s);
+    }
+    set
+}
+
+/// `hull run`: create, start and, unless detached, wait and delete. Returns the
+/// container's exit status (128+n when killed by signal n).
+pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    let terminal = spec::load_bundle(&opts.bundle)
+        .ok()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false);
+    let mut opts = opts.clone();
+    // A foreground run with a terminal is its own console socket's other end.
+    let console_pair = if terminal && !detach && opts.console_socket.is_none() {
+        let dir = root.path().to_path_buf();
+        fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+        let path = dir.join(format!(".console-{}-{}.sock", opts.id, std::process::id()));
+        let listener = std::os::unix::net::UnixListener::bind(&path)
+            .ctx(|| format!("bind console socket {}", path.display()))?;
+        opts.console_socket = Some(path.clone());
+        Some((listener, path))
+    } else {
+        None
+    };
+    // Block the forwarded signals before the init exists; it unblocks its own.
+    let sigs = forwarded_signals();
+    sigs.thread_block().ctx(|| "block signals".into())?;
+    let created = create(root, &opts, detach);
+    let master = match &console_pair {
+        Some((listener, path)) => {
+            let _ = fs::remove_file(path);
+            match &created {
+                Ok(_) => {
+                    let (stream, _) = listener
+                        .accept()
+                        .ctx(|| "accept on the console socket".into())?;
+                    Some(crate::sync::recv_fd(stream.as_fd())?)
+                }
+                Err(_) => None,
+            }
+        }
+        None => None,
+    };
+    let created = created?;
+    if let Err(e) = start(root, &opts.id) {
+        let _ = delete(root, &opts.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = wait_forwarding(&created, &sigs, master.as_ref())?;
+    if !keep {
+        delete(root, &opts.id, true)?;
+    }
+    Ok(code)
+}
+
+/// Waits for the init, forwarding signals to it and, with a terminal, copying between
+/// hull's stdio and the pty master.
+fn wait_forwarding(c: &Created, sigs: &SigSet, master: Option<&OwnedFd>) -> Result<i32> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd".into())?;
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let _raw = master.and_then(|_| crate::terminal::RawMode::enter(0));
+    if let (Some(m), Some((rows, cols))) = (master, crate::terminal::get_size(0)) {
+        let _ = crate::terminal::set_size(m.as_fd(), rows, cols);
+    }
+    let mut stdin_open = master.is_some();
+    let mut master_open = master.is_some();
+    let pid = nix::unistd::Pid::from_raw(c.pid);
+    loop {
+        let mut fds = vec![
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(c.pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if let Some(m) = master {
+            if master_open {
+                fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+            }
+            if stdin_open {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", std::io::Error::from(e))),
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (sig_ready, exit_ready) = (ready(0), ready(1));
+        let mut next = 2;
+        let master_ready = master_open && {
+            let r = ready(next);
+            next += 1;
+            r
+        };
+        let stdin_ready = stdin_open && master.is_some() && ready(next);
+        drop(fds);
+        if let Some(m) = master {
+            if master_ready && !crate::terminal::pump(m.as_fd(), stdout.as_fd()) {
+                master_open = false;
+            }
+            if stdin_ready && !crate::terminal::pump(stdin.as_fd(), m.as_fd()) {
+                stdin_open = false;
+            }
+        }
+        if sig_ready {
+            if let Ok(Some(info)) = sfd.read_signal() {
+                let signo = info.ssi_signo as i32;
+                match signo {
+                    libc::SIGCHLD => {}
+                    libc::SIGWINCH => {
+                        if let (Some(m), Some((rows, cols))) =
+                            (master, crate::terminal::get_size(0))
+                        {
+                            let _ = crate::terminal::set_size(m.as_fd(), rows, cols);
+                        }
+                    }
+                    libc::SIGURG => {}
+                    _ => {
+                        let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), signo);
+                    }
+                }
+            }
+        }
+        if exit_ready || sig_ready {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    drain(master, stdout.as_fd());
+                    return Ok(code);
+                }
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    drain(master, stdout.as_fd());
+                    return Ok(128 + sig as i32);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Copies what the pty still holds after the process exited.
+fn drain(master: Option<&OwnedFd>, out: std::os::fd::BorrowedFd<'_>) {
+    if let Some(m) = master {
+        let _ = nix::fcntl::fcntl(
+            m,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        while crate::terminal::pump(m.as_fd(), out) {}
+    }
+}

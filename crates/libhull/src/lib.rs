@@ -1,0 +1,26 @@
+//! libhull: the hull OCI runtime as a library.
+//!
+//! The binary crate `hull` is only a command-line layer over this crate: every command is
+//! one call into [`container`]. The modules below `container` each own one concern of the
+//! kernel (namespaces, mounts, cgroups, security, hooks) and know the spec types, not
+//! each other where that can be avoided.
+
+pub mod cgroups;
+pub mod container;
+pub mod error;
+pub mod features;
+pub mod hooks;
+pub mod log;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod sync;
+pub mod sys;
+pub mod terminal;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,270 @@
+//! Namespaces: which ones the container gets new, which it joins by path, and how.
+//!
+//! hull's rule, so that one parent and one child suffice:
+//! - new user, pid, mount, network, ipc and uts namespaces come from `clone3` flags, the
+//!   user namespace first (the kernel creates it first, and the others belong to it);
+//! - namespaces joined by `path` (except user) are entered by the parent around the
+//!   `clone3` call and left again right after, so the child is born inside them and the
+//!   parent, which is root on the host, has the rights to enter them;
+//! - a new time namespace is made by the parent with `unshare` (it applies only to
+//!   children), its offsets written before the child exists, then left;
+//! - a new cgroup namespace is made by the child after the parent has placed it in its
+//!   cgroup, so the namespace's root is the container's cgroup;
+//! - a user namespace joined by path is entered by the child, which then unshares the
+//!   other new namespaces so they belong to it.
+
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
+
+use crate::error::{Context, Error, Result};
+
+/// Every namespace type, in the order a process should enter them: user first, since
+/// it grants the rights to enter the others.
+pub const ORDER: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+];
+
+/// The name of a namespace under `/proc/<pid>/ns/`.
+pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    CloneFlags::from_bits_retain(t as i32)
+}
+
+/// What the container does with each namespace.
+pub struct Plan {
+    /// Flags for `clone3`.
+    pub clone_flags: u64,
+    /// Namespaces the parent enters around `clone3`.
+    pub parent_joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// A user namespace the child enters first.
+    pub user_join: Option<OwnedFd>,
+    /// Namespaces the child unshares (after a user join; the cgroup namespace).
+    pub child_unshare: CloneFlags,
+    pub new_user: bool,
+    pub new_time: bool,
+    pub new_pid: bool,
+    pub new_mount: bool,
+    pub new_net: bool,
+}
+
+impl Plan {
+    /// Opens every namespace to join and decides the flags; errors name the JSON path.
+    pub fn from_spec(linux: &Linux) -> Result<Plan> {
+        let mut plan = Plan {
+            clone_flags: 0,
+            parent_joins: Vec::new(),
+            user_join: None,
+            child_unshare: CloneFlags::empty(),
+            new_user: false,
+            new_time: false,
+            new_pid: false,
+            new_mount: false,
+            new_net: false,
+        };
+        let list = linux.namespaces().as_deref().unwrap_or_default();
+        let user_by_path = list
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_some());
+        for (i, ns) in list.iter().enumerate() {
+            let t = ns.typ();
+            match ns.path() {
+                Some(path) => {
+                    let fd = open_ns(path, t).map_err(|e| {
+                        Error::config(format!("linux.namespaces[{i}].path"), e.to_string())
+                    })?;
+                    if t == LinuxNamespaceType::User {
+                        plan.user_join = Some(fd);
+                    } else {
+                        plan.parent_joins.push((t, fd));
+                    }
+                }
+                None => match t {
+                    LinuxNamespaceType::Time => plan.new_time = true,
+                    LinuxNamespaceType::Cgroup => plan.child_unshare |= flag(t),
+                    LinuxNamespaceType::Pid if user_by_path => {
+                        return Err(Error::config(
+                            format!("linux.namespaces[{i}]"),
+                            "a new pid namespace together with a user namespace joined by \
+                             path is not supported",
+                        ))
+                    }
+                    _ if user_by_path => plan.child_unshare |= flag(t),
+                    _ => plan.clone_flags |= t as u64,
+                },
+            }
+            match (t, ns.path().is_none()) {
+                (LinuxNamespaceType::User, true) => plan.new_user = true,
+                (LinuxNamespaceType::Pid, true) => plan.new_pid = true,
+                (LinuxNamespaceType::Mount, true) => plan.new_mount = true,
+                (LinuxNamespaceType::Network, true) => plan.new_net = true,
+                _ => {}
+            }
+        }
+        // Without a mount namespace the container would change the host's mounts.
+        if !list.iter().any(|n| n.typ() == LinuxNamespaceType::Mount) {
+            return Err(Error::config(
+                "linux.namespaces",
+                "hull needs a mount namespace (type \"mount\")",
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Enters the parent-side namespaces (joins and a new time namespace) for the
+    /// duration of `clone3`; [`Restore::leave`] goes back.
+    pub fn enter_for_clone(&self, linux: &Linux) -> Result<Restore> {
+        let mut saved = Vec::new();
+        let cwd = if self
+            .parent_joins
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
+        {
+            Some(OwnedFd::from(
+                fs::File::open(".").ctx(|| "open the working directory".into())?,
+            ))
+        } else {
+            None
+        };
+        for (t, fd) in &self.parent_joins {
+            let own = open_ns(&Path::new("/proc/self/ns").join(proc_name(*t)), *t)?;
+            nix::sched::setns(fd.as_fd(), flag(*t))
+                .ctx(|| format!("join the {} namespace", proc_name(*t)))?;
+            saved.push((*t, own));
+        }
+        if self.new_time {
+            let own = open_ns(Path::new("/proc/self/ns/time"), LinuxNamespaceType::Time)?;
+            nix::sched::unshare(flag(LinuxNamespaceType::Time))
+                .ctx(|| "unshare the time namespace".into())?;
+            saved.push((LinuxNamespaceType::Time, own));
+            write_time_offsets(linux)?;
+        }
+        Ok(Restore { saved, cwd })
+    }
+}
+
+/// The parent's own namespaces, to go back to after `clone3`.
+pub struct Restore {
+    saved: Vec<(LinuxNamespaceType, OwnedFd)>,
+    cwd: Option<OwnedFd>,
+}
+
+impl Restore {
+    pub fn leave(self) -> Result<()> {
+        for (t, fd) in self.saved.iter().rev() {
+            nix::sched::setns(fd.as_fd(), flag(*t))
+                .ctx(|| format!("return to hull's own {} namespace", proc_name(*t)))?;
+        }
+        if let Some(cwd) = &self.cwd {
+            nix::unistd::fchdir(cwd).ctx(|| "return to the working directory".into())?;
+        }
+        Ok(())
+    }
+}
+
+fn open_ns(path: &Path, t: LinuxNamespaceType) -> Result<OwnedFd> {
+    let f = fs::File::open(path)
+        .ctx(|| format!("open {} namespace {}", proc_name(t), path.display()))?;
+    Ok(f.into())
+}
+
+/// Writes `/proc/self/timens_offsets` for the new time namespace of our children.
+fn write_time_offsets(linux: &Linux) -> Result<()> {
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        let id = match clock.as_str() {
+            "monotonic" => "monotonic",
+            "boottime" => "boottime",
+            other => {
+                return Err(Error::config(
+                    format!("linux.timeOffsets.{other}"),
+                    "unknown clock (monotonic or boottime)",
+                ))
+            }
+        };
+        text.push_str(&format!(
+            "{id} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    fs::write("/proc/self/timens_offsets", text).ctx(|| "write /proc/self/timens_offsets".into())
+}
+
+/// The text of a `uid_map` / `gid_map` file.
+pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Writes the child's uid and gid maps (from the parent, which has the rights to).
+pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
+    for (file, maps) in [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ] {
+        if let Some(maps) = maps {
+            let path = format!("/proc/{pid}/{file}");
+            fs::write(&path, id_map_text(maps)).ctx(|| format!("write {path}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxIdMappingBuilder;
+
+    #[test]
+    fn id_map_lines() {
+        let maps = vec![
+            LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(100000u32)
+                .size(65536u32)
+                .build()
+                .unwrap(),
+            LinuxIdMappingBuilder::default()
+                .container_id(65536u32)
+                .host_id(5u32)
+                .size(1u32)
+                .build()
+                .unwrap(),
+        ];
+        assert_eq!(id_map_text(&maps), "0 100000 65536\n65536 5 1\n");
+    }
+
+    #[test]
+    fn namespace_types_are_clone_flags() {
+        assert_eq!(flag(LinuxNamespaceType::Network), CloneFlags::CLONE_NEWNET);
+        assert_eq!(flag(LinuxNamespaceType::User), CloneFlags::CLONE_NEWUSER);
+        assert_eq!(LinuxNamespaceType::Time as i32, libc::CLONE_NEWTIME);
+    }
+}

@@ -1,0 +1,339 @@
+//! The state store: `<root>/<id>/state.json`, one directory per container, written
+//! atomically (temp file + rename) under a per-container `flock`.
+//!
+//! Owns: container ids, the state file format, the lock, listing, and deciding a
+//! container's status from what the kernel shows. Must never: signal or reap processes.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Hook;
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::CgroupRecord;
+use crate::error::{Context, Error, Result};
+
+/// The file `create` leaves for `start` to open: the init blocks writing to it.
+pub const EXEC_FIFO: &str = "exec.fifo";
+const STATE_FILE: &str = "state.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// What hull keeps of a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub id: String,
+    /// The status stored at the last transition; [`State::status`] decides the live one.
+    pub status: Status,
+    /// The init's pid in hull's pid namespace; 0 before it exists.
+    pub pid: i32,
+    /// The init's start time (field 22 of `/proc/<pid>/stat`), so a recycled pid is
+    /// never taken for the container.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    /// The cgroups hull made or joined for this container.
+    pub cgroup: CgroupRecord,
+    /// Hooks `delete` runs after the container is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<Hook>,
+}
+
+impl State {
+    /// The live status: what the stored one means given what the kernel shows now.
+    pub fn status(&self, dir: &Path) -> Status {
+        if self.status == Status::Creating || self.status == Status::Stopped {
+            return self.status;
+        }
+        if self.pid <= 0 || !process_alive(self.pid, self.pid_start) {
+            return Status::Stopped;
+        }
+        if crate::cgroups::is_frozen(&self.cgroup) {
+            return Status::Paused;
+        }
+        if dir.join(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The runtime-spec state, with runc's extra fields, as `hull state` prints it.
+    pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "ociVersion": crate::spec::OCI_VERSION,
+            "id": self.id,
+            "pid": if status == Status::Stopped { 0 } else { self.pid },
+            "status": status.to_string(),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.annotations);
+        }
+        v
+    }
+}
+
+/// The init is alive when its pid exists, is not a zombie, and started when ours did.
+pub fn process_alive(pid: i32, start: u64) -> bool {
+    match read_stat(pid) {
+        Some((state, started)) => state != 'Z' && state != 'X' && started == start,
+        None => false,
+    }
+}
+
+/// State letter and start time of a process, from `/proc/<pid>/stat`.
+pub fn read_stat(pid: i32) -> Option<(char, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: split after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    // rest starts at field 3; start time is field 22.
+    let start = fields.nth(22 - 4)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Checks a container id as runc does: not empty, not `.` or `..`, only
+/// letters, digits and `_ + - .`.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!("invalid container id {id:?}")))
+    }
+}
+
+/// The directory holding every container's state (`--root`).
+pub struct Root {
+    dir: PathBuf,
+}
+
+/// A container's state directory, held under an exclusive `flock` until dropped.
+pub struct Locked {
+    pub id: String,
+    pub dir: PathBuf,
+    _lock: OwnedFd,
+}
+
+impl Root {
+    pub fn new(dir: &Path) -> Root {
+        Root {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes `<root>/<id>` for a new container and locks it; fails if it exists.
+    pub fn create(&self, id: &str) -> Result<Locked> {
+        validate_id(id)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .ctx(|| format!("create state root {}", self.dir.display()))?;
+        let dir = self.dir.join(id);
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(id.into()))
+            }
+            Err(e) => return Err(Error::sys(format!("create {}", dir.display()), e)),
+        }
+        lock_dir(id, dir)
+    }
+
+    /// Locks the state directory of an existing container.
+    pub fn lock(&self, id: &str) -> Result<Locked> {
+        validate_id(id)?;
+        lock_dir(id, self.dir.join(id))
+    }
+
+    /// The ids of every container under the root, sorted.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::sys(format!("read {}", self.dir.display()), e)),
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Reads a container's state without taking its lock (for `state` and `list`: the
+    /// rename in [`Locked::save`] makes every read see a whole file).
+    pub fn load(&self, id: &str) -> Result<State> {
+        validate_id(id)?;
+        load(&self.dir.join(id), id)
+    }
+}
+
+fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
+    let fd: OwnedFd = match fs::File::open(&dir) {
+        Ok(f) => f.into(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(id.into()))
+        }
+        Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
+    };
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } < 0 {
+        return Err(Error::sys(
+            format!("lock {}", dir.display()),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(Locked {
+        id: id.into(),
+        dir,
+        _lock: fd,
+    })
+}
+
+fn load(dir: &Path, id: &str) -> Result<State> {
+    let path = dir.join(STATE_FILE);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(id.into()))
+        }
+        Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
+    };
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))
+}
+
+impl Locked {
+    /// The lock's descriptor number: the container's init, a copy of the creating
+    /// process, must close it or the lock would live as long as the container.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self._lock.as_raw_fd()
+    }
+
+    pub fn load(&self) -> Result<State> {
+        load(&self.dir, &self.id)
+    }
+
+    /// Writes the state atomically: a reader sees the old file or the new one.
+    pub fn save(&self, state: &State) -> Result<()> {
+        let tmp = self.dir.join(".state.json.tmp");
+        let path = self.dir.join(STATE_FILE);
+        let data = serde_json::to_vec(state).map_err(|e| Error::Status(e.to_string()))?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        f.write_all(&data)
+            .ctx(|| format!("write {}", tmp.display()))?;
+        fs::rename(&tmp, &path).ctx(|| format!("rename to {}", path.display()))
+    }
+
+    /// Removes the state directory (the lock goes with it when `self` drops).
+    pub fn remove(self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::sys(format!("remove {}", self.dir.display()), e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_like_runc() {
+        for good in ["a", "abc-1", "x_y.z+1", "A9"] {
+            validate_id(good).unwrap();
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "a\0b", "é"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_own_stat() {
+        let pid = std::process::id() as i32;
+        let (state, start) = read_stat(pid).unwrap();
+        assert!(state == 'R' || state == 'S', "{state}");
+        assert!(process_alive(pid, start));
+        assert!(!process_alive(pid, start + 1));
+    }
+
+    #[test]
+    fn save_is_atomic_and_create_refuses_duplicates() {
+        let dir = std::env::temp_dir().join(format!("hull-unit-state-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let locked = root.create("c1").unwrap();
+        assert!(matches!(root.create("c1"), Err(Error::Exists(_))));
+        let st = State {
+            id: "c1".into(),
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: crate::time::now_rfc3339(),
+            owner: String::new(),
+            annotations: HashMap::new(),
+            cgroup: CgroupRecord::default(),
+            poststop: Vec::new(),
+        };
+        locked.save(&st).unwrap();
+        assert_eq!(root.load("c1").unwrap().id, "c1");
+        assert_eq!(root.list().unwrap(), vec!["c1".to_string()]);
+        locked.remove().unwrap();
+        assert!(matches!(root.load("c1"), Err(Error::NotFound(_))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,133 @@
+//! Terminals: the container's pty and the console socket.
+//!
+//! With `process.terminal`, the init opens a pty from the container's own devpts,
+//! makes its slave side the process's stdio and controlling terminal, and sends the
+//! master over the console socket with SCM_RIGHTS (runc's protocol). `hull run` in the
+//! foreground plays the other end of that socket itself and copies between its own
+//! terminal and the master.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use crate::error::{Context, Error, Result};
+
+/// In the init, after pivot_root: opens the pty, sends the master, takes the slave as
+/// stdio and controlling terminal.
+pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result<()> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "open /dev/ptmx".into())?;
+    nix::pty::grantpt(&master).ctx(|| "grantpt".into())?;
+    nix::pty::unlockpt(&master).ctx(|| "unlockpt".into())?;
+    let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname".into())?;
+    let slave: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(Path::new(&name))
+        .ctx(|| format!("open {name}"))?
+        .into();
+    if let Some((rows, cols)) = size {
+        set_size(slave.as_fd(), rows, cols)?;
+    }
+    crate::sync::send_fd(socket, &name, master.as_fd())?;
+    drop(master);
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(Error::sys(
+            "make the pty the controlling terminal",
+            io::Error::last_os_error(),
+        ));
+    }
+    for target in 0..3 {
+        // SAFETY: dup2 onto a standard descriptor number; no Rust object owns 0-2 here.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(Error::sys(
+                format!("dup2 the pty to fd {target}"),
+                io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Sets a terminal's window size.
+pub fn set_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: ws is a valid winsize for TIOCSWINSZ.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(Error::sys(
+            "set the terminal size",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// The window size of a terminal, if `fd` is one.
+pub fn get_size(fd: RawFd) -> Option<(u16, u16)> {
+    // SAFETY: zeroed winsize is valid; TIOCGWINSZ fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: ws is a valid winsize for TIOCGWINSZ.
+    (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// Puts hull's own terminal in raw mode for the length of a foreground `run -t`;
+/// dropping it restores the old mode.
+pub struct RawMode {
+    fd: RawFd,
+    old: nix::sys::termios::Termios,
+}
+
+impl RawMode {
+    pub fn enter(fd: RawFd) -> Option<RawMode> {
+        // SAFETY: fd is stdin, open for the life of the process.
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        let old = nix::sys::termios::tcgetattr(b).ok()?;
+        let mut raw = old.clone();
+        nix::sys::termios::cfmakeraw(&mut raw);
+        nix::sys::termios::tcsetattr(b, nix::sys::termios::SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { fd, old })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: fd is stdin, open for the life of the process.
+        let b = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = nix::sys::termios::tcsetattr(b, nix::sys::termios::SetArg::TCSANOW, &self.old);
+    }
+}
+
+/// Copies what is readable from `from` to `to`; false at end of file.
+pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> bool {
+    let mut buf = [0u8; 8192];
+    match nix::unistd::read(from, &mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            let mut off = 0;
+            while off < n {
+                match nix::unistd::write(to, &buf[off..n]) {
+                    Ok(w) => off += w,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => return false,
+                }
+            }
+            true
+        }
+    }
+}
+
+/// A descriptor's `AsFd` as a raw number, for poll sets.
+pub fn raw(fd: &impl AsFd) -> RawFd {
+    fd.as_fd().as_raw_fd()
+}

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# lib.sh: helpers sourced by hull's scripts (not run on its own).
+
+# ensure_cargo: make `cargo` callable in this shell, or fail saying why.
+#
+# Rust comes from rustup, whose `~/.cargo/env` is sourced only by login shells, and
+# `sudo` may start us with root's HOME and PATH while the toolchain belongs to the
+# user who typed `sudo`. Try, in order: PATH, our own ~/.cargo, then SUDO_USER's.
+ensure_cargo() {
+    command -v cargo >/dev/null 2>&1 && return 0
+    if [ -f "$HOME/.cargo/env" ]; then
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+        command -v cargo >/dev/null 2>&1 && return 0
+    fi
+    if [ -n "${SUDO_USER:-}" ]; then
+        local user_home
+        user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+        if [ -n "$user_home" ] && [ -x "$user_home/.cargo/bin/cargo" ]; then
+            # Use the user's toolchains, but keep CARGO_HOME (the registry cache) our
+            # own so that root never writes root-owned files into the user's home.
+            export PATH="$user_home/.cargo/bin:$PATH"
+            export RUSTUP_HOME="${RUSTUP_HOME:-$user_home/.rustup}"
+            command -v cargo >/dev/null 2>&1 && return 0
+        fi
+    fi
+    echo "cargo not found: install Rust with rustup (https://rustup.rs), then run this again" >&2
+    return 1
+}
+
+# require_root: exit unless running as root, naming the script the user should sudo.
+require_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$(basename "$0"): must be run as root (try: sudo $0)" >&2
+        exit 1
+    fi
+}
