@@ -396,3 +396,28 @@ fn log_format_json_writes_runc_style_lines() {
     assert!(line["msg"].as_str().unwrap().contains("nope"));
     assert!(line["time"].is_string());
 }
+
+#[test]
+fn foreground_run_forwards_signals_to_the_container() {
+    let env = Env::new("run_signals");
+    let b = env.bundle("b");
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    b.set_args(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; touch /tmp/ready; while true; do sleep 0.1; done",
+    ]);
+    let mut child = env
+        .command(&["run", "-b", b.path_str(), b.id()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = b.rootfs().join("tmp/ready");
+    assert!(wait_for(|| ready.exists(), Duration::from_secs(10)));
+    // Our own child, by pid: the foreground hull passes SIGTERM on to the container.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
+}
