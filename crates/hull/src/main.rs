@@ -43,6 +43,8 @@ enum LogFormat {
     Json,
 }
 
+// One value per process: the size difference between commands costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Create a new specification file (config.json)
@@ -61,6 +63,10 @@ enum Command {
     Kill(commands::kill::Args),
     /// Delete a container and the resources it holds
     Delete(commands::delete::Args),
+    /// Execute a new process inside a container
+    Exec(commands::exec::Args),
+    /// Show the processes running inside a container
+    Ps(commands::ps::Args),
     /// Show the features this runtime supports
     Features(commands::features::Args),
 }
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
     let preserve = match &cli.command {
         Command::Create(a) => a.common.preserve_fds,
         Command::Run(a) => a.create.preserve_fds,
+        Command::Exec(a) => a.preserve_fds,
         _ => 0,
     };
     let _ = libhull::sys::cloexec_from(3 + preserve);
@@ -92,6 +99,10 @@ fn main() -> ExitCode {
     };
     libhull::log::init(cli.log.clone(), format, cli.debug);
     let root = libhull::state::Root::new(&cli.root);
+    if cli.systemd_cgroup && matches!(cli.command, Command::Create(_) | Command::Run(_)) {
+        eprintln!("hull: --systemd-cgroup: the systemd cgroup driver is not supported yet");
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Command::Spec(a) => commands::spec::run(a, cli.rootless.as_deref()),
         Command::Create(a) => commands::create::run(&root, a),
@@ -101,6 +112,8 @@ fn main() -> ExitCode {
         Command::List(a) => commands::list::run(&root, a),
         Command::Kill(a) => commands::kill::run(&root, a),
         Command::Delete(a) => commands::delete::run(&root, a),
+        Command::Exec(a) => commands::exec::run(&root, a),
+        Command::Ps(a) => commands::ps::run(&root, a),
         Command::Features(a) => commands::features::run(a),
     };
     match result {

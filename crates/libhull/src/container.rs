@@ -126,6 +126,13 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup: cg.clone(),
         poststop: hooks_of(spec, |h| h.poststop().clone()),
+        process: spec.process().clone(),
+        namespaces: linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .map(|n| namespaces::proc_name(n.typ()).to_string())
+            .collect(),
     };
     // Recorded before made: a crash from here on leaves what `delete --force` needs.
     locked.save(&st)?;
@@ -245,7 +252,7 @@ fn hook_state(st: &State, status: Status) -> String {
     v.to_string()
 }
 
-fn connect_console(path: &Path) -> Result<OwnedFd> {
+pub(crate) fn connect_console(path: &Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(path)
         .ctx(|| format!("connect to console socket {}", path.display()))?;
     Ok(s.into())
@@ -253,7 +260,7 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
 
 /// Rlimits are set from the parent with prlimit: raising a hard limit needs
 /// CAP_SYS_RESOURCE in the host's user namespace, which the init may not have.
-fn set_rlimits(pid: i32, process: &oci_spec::runtime::Process) -> Result<()> {
+pub(crate) fn set_rlimits(pid: i32, process: &oci_spec::runtime::Process) -> Result<()> {
     for (i, rl) in process.rlimits().iter().flatten().enumerate() {
         let name = serde_json::to_value(rl.typ())
             .ok()
@@ -303,7 +310,7 @@ fn rlimit_number(name: &str) -> Option<libc::__rlimit_resource_t> {
 }
 
 /// Writes the pid file atomically, as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hull-tmp");
     fs::write(&tmp, pid.to_string()).ctx(|| format!("write {}", tmp.display()))?;
     fs::rename(&tmp, path).ctx(|| format!("write pid file {}", path.display()))
@@ -506,7 +513,7 @@ fn wait_pidfd(pidfd: &OwnedFd) {
 }
 
 /// Signals a foreground `run` forwards to the container (runc forwards all but these).
-fn forwarded_signals() -> SigSet {
+pub(crate) fn forwarded_signals() -> SigSet {
     let mut set = SigSet::all();
     for s in [
         Signal::SIGKILL,
@@ -579,7 +586,7 @@ pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Resul
 
 /// Waits for the init, forwarding signals to it and, with a terminal, copying between
 /// hull's stdio and the pty master.
-fn wait_forwarding(c: &Created, sigs: &SigSet, master: Option<&OwnedFd>) -> Result<i32> {
+pub(crate) fn wait_forwarding(c: &Created, sigs: &SigSet, master: Option<&OwnedFd>) -> Result<i32> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd".into())?;
@@ -676,4 +683,10 @@ fn drain(master: Option<&OwnedFd>, out: std::os::fd::BorrowedFd<'_>) {
         );
         while crate::terminal::pump(m.as_fd(), out) {}
     }
+}
+
+/// `hull ps`: the pids of every process in the container's cgroup.
+pub fn pids(root: &Root, id: &str) -> Result<Vec<i32>> {
+    let st = root.load(id)?;
+    cgroups::procs(&st.cgroup)
 }

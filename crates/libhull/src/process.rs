@@ -213,7 +213,7 @@ fn set_identity(spec: &Spec) -> Result<()> {
 
 /// The process's environment; HOME from the container's /etc/passwd when unset, as
 /// runc does.
-fn environment(process: &Process) -> Vec<String> {
+pub(crate) fn environment(process: &Process) -> Vec<String> {
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
@@ -231,7 +231,7 @@ fn home_of(uid: u32) -> Option<String> {
 }
 
 /// Resolves `args[0]` in the container as execvp would, with the process's PATH.
-fn find_executable(process: &Process, env: &[String]) -> Result<PathBuf> {
+pub(crate) fn find_executable(process: &Process, env: &[String]) -> Result<PathBuf> {
     let arg0 = process
         .args()
         .as_ref()
@@ -268,7 +268,7 @@ fn is_executable(p: &Path) -> bool {
 /// The last steps, in the order the kernel requires: cwd and umask while still root,
 /// the bounding set (needs CAP_SETPCAP), the user, the other capability sets,
 /// no_new_privs, then close every descriptor not passed on purpose and execve.
-fn exec_process(
+pub(crate) fn exec_process(
     process: &Process,
     exe: &Path,
     env: &[String],

@@ -66,6 +66,12 @@ pub struct State {
     /// Hooks `delete` runs after the container is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<Hook>,
+    /// The container's process, the base of what `exec` runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<oci_spec::runtime::Process>,
+    /// The namespaces of the container (names under /proc/<pid>/ns) that `exec` joins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
 }
 
 impl State {
@@ -328,6 +334,8 @@ mod tests {
             annotations: HashMap::new(),
             cgroup: CgroupRecord::default(),
             poststop: Vec::new(),
+            process: None,
+            namespaces: Vec::new(),
         };
         locked.save(&st).unwrap();
         assert_eq!(root.load("c1").unwrap().id, "c1");
