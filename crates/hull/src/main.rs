@@ -119,7 +119,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = e.to_string();
             if cli.log.is_some() {
                 libhull::log::error(&msg);
             }

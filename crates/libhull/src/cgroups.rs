@@ -172,17 +172,30 @@ pub fn join(rec: &CgroupRecord, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// The pids in the container's cgroup.
+/// The pids in the container's cgroup and its sub-cgroups.
 pub fn procs(rec: &CgroupRecord) -> Result<Vec<i32>> {
-    let Some(dir) = pick(rec) else {
-        return Ok(Vec::new());
-    };
+    let mut pids = Vec::new();
+    if let Some(dir) = pick(rec) {
+        collect_procs(dir, &mut pids)?;
+    }
+    Ok(pids)
+}
+
+fn collect_procs(dir: &Path, pids: &mut Vec<i32>) -> Result<()> {
     let file = dir.join("cgroup.procs");
     match fs::read_to_string(&file) {
-        Ok(text) => Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::sys(format!("read {}", file.display()), e)),
+        Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("read {}", file.display()), e)),
     }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                collect_procs(&entry.path(), pids)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The hierarchy to read the process list from: pids or freezer on v1 (always present
@@ -209,29 +222,53 @@ pub fn is_frozen(rec: &CgroupRecord) -> bool {
         })
 }
 
-/// Removes the directories hull made, children first. The processes must be gone;
-/// an exiting process can keep a cgroup busy for a moment, so EBUSY is retried.
+/// Removes the container's cgroups and every sub-cgroup made inside them (`exec
+/// --cgroup`, or the container's own nesting: all of it belongs to the container, as
+/// runc removes it), then the parents hull made. The processes must be gone; an
+/// exiting process can keep a cgroup busy for a moment, so EBUSY is retried.
 pub fn remove(rec: &CgroupRecord) -> Result<()> {
+    for dir in &rec.paths {
+        if rec.created.contains(dir) {
+            remove_tree(dir)?;
+        }
+    }
     for dir in rec.created.iter().rev() {
-        let mut tries = 0;
-        loop {
-            match fs::remove_dir(dir) {
-                Ok(()) => break,
-                Err(e) if e.kind() == ErrorKind::NotFound => break,
-                // A parent shared with another container stays.
-                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
-                    if !rec.paths.contains(dir) {
-                        break;
-                    }
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                Err(e) => return Err(Error::sys(format!("remove cgroup {}", dir.display()), e)),
-            }
+        match fs::remove_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            // A parent shared with another container stays.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && !rec.paths.contains(dir) => {}
+            Err(e) => return Err(Error::sys(format!("remove cgroup {}", dir.display()), e)),
         }
     }
     Ok(())
+}
+
+/// Removes a cgroup directory and its sub-cgroups, deepest first.
+fn remove_tree(dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("read cgroup {}", dir.display()), e)),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(Error::sys(format!("remove cgroup {}", dir.display()), e)),
+        }
+    }
 }
 
 fn write(path: &Path, value: &str) -> Result<()> {

@@ -216,19 +216,23 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
                 "--cgroup {sub:?} must not contain .."
             )));
         }
-        cg.paths = cg
+        // runc: the sub-cgroup in the hierarchies that have it, the container's own
+        // cgroup in the others; it must exist in at least one.
+        let subs: Vec<PathBuf> = cg
             .paths
             .iter()
             .map(|p| p.join(sub.trim_start_matches('/')))
             .collect();
-        for p in &cg.paths {
-            if !p.is_dir() {
-                return Err(Error::Usage(format!(
-                    "--cgroup {sub:?}: {} does not exist",
-                    p.display()
-                )));
-            }
+        if !subs.iter().any(|p| p.is_dir()) {
+            return Err(Error::Usage(format!(
+                "--cgroup {sub:?}: no such sub-cgroup of the container"
+            )));
         }
+        cg.paths = subs
+            .into_iter()
+            .zip(&st.cgroup.paths)
+            .map(|(s, own)| if s.is_dir() { s } else { own.clone() })
+            .collect();
     }
 
     let mut for_children = CloneFlags::empty();

@@ -125,8 +125,9 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
 
     rootfs::pivot(a.rootfs, root.as_fd(), a.no_pivot)?;
     drop(root);
-    rootfs::finish(a.spec)?;
+    // Sysctls go in before /proc/sys turns read-only (runc's order).
     set_identity(a.spec)?;
+    rootfs::finish(a.spec)?;
 
     if process.terminal().unwrap_or(false) {
         let sock = a

@@ -7,7 +7,7 @@
 //! mount over a host path (the class of CVE-2021-30465).
 //! Must never: run outside the container's own mount namespace.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -176,60 +176,129 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, flags: i32) -> io::Result<Owne
     sys::openat2(root, rel, libc::O_PATH | flags, 0, RESOLVE)
 }
 
+/// How many dangling symlinks [`mkdir_all`] and [`ensure_file`] follow before giving up
+/// with ELOOP, as the kernel's own limit for one lookup.
+const MAX_SYMLINKS: usize = 40;
+
 /// Makes every missing directory of `path` inside `root` and returns the last one.
 /// Each new directory is made with `mkdirat` under its parent's descriptor, and each
 /// step is resolved again inside the root, so no symlink leads out.
+///
+/// A component that is a symlink to a place that does not exist yet in the rootfs
+/// (`/evil -> /tmp/x`, where `/tmp/x` exists on the host only) is followed by hand:
+/// its target is made inside the root, as runc's `securejoin.MkdirAll` does, so the
+/// mount lands at `<rootfs>/tmp/x` and never on the host's `/tmp/x`.
 pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
     match resolve(root, path, libc::O_DIRECTORY) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         other => return other,
     }
+    // The components still to walk, the next one last.
+    let mut todo: Vec<OsString> = Vec::new();
+    push_components(&mut todo, path);
     let mut cur = PathBuf::from("/");
     let mut dir = resolve(root, &cur, libc::O_DIRECTORY)?;
-    for comp in path.components() {
-        let name = match comp {
-            Component::Normal(n) => n,
-            Component::ParentDir => OsStr::new(".."),
-            _ => continue,
-        };
-        cur.push(name);
-        dir = match resolve(root, &cur, libc::O_DIRECTORY) {
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        let next = cur.join(&name);
+        dir = match resolve(root, &next, libc::O_DIRECTORY) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                match nix::sys::stat::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)) {
-                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                match nix::sys::stat::mkdirat(
+                    &dir,
+                    name.as_os_str(),
+                    Mode::from_bits_truncate(0o755),
+                ) {
+                    Ok(()) => {}
+                    Err(nix::errno::Errno::EEXIST) => {
+                        // Something is there that does not resolve: a dangling symlink.
+                        let target = dangling_target(&dir, &name, &mut links, e)?;
+                        push_components(&mut todo, &target);
+                        if target.is_absolute() {
+                            cur = PathBuf::from("/");
+                            dir = resolve(root, &cur, libc::O_DIRECTORY)?;
+                        }
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
                 }
-                resolve(root, &cur, libc::O_DIRECTORY)?
+                resolve(root, &next, libc::O_DIRECTORY)?
             }
             Err(e) => return Err(e),
         };
+        cur = next;
     }
     Ok(dir)
 }
 
-/// Makes `path` inside `root` as an empty file (for a bind mount of a file) if missing.
-fn ensure_file(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
-    match resolve(root, path, 0) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        other => return other,
+/// Pushes the components of `path` on `todo` so that the first is popped first.
+fn push_components(todo: &mut Vec<OsString>, path: &Path) {
+    let start = todo.len();
+    for comp in path.components() {
+        match comp {
+            Component::Normal(n) => todo.push(n.to_owned()),
+            Component::ParentDir => todo.push(OsString::from("..")),
+            _ => {}
+        }
     }
-    let (parent, name) = split(path)?;
-    let dir = mkdir_all(root, parent)?;
-    match nix::fcntl::openat(
-        &dir,
-        name,
-        nix::fcntl::OFlag::O_CREAT
-            | nix::fcntl::OFlag::O_EXCL
-            | nix::fcntl::OFlag::O_WRONLY
-            | nix::fcntl::OFlag::O_CLOEXEC
-            | nix::fcntl::OFlag::O_NOFOLLOW,
-        Mode::from_bits_truncate(0o644),
-    ) {
-        Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
+    todo[start..].reverse();
+}
+
+/// The target of the symlink `name` in `dir`, counted against [`MAX_SYMLINKS`];
+/// `not_found` when `name` is not a symlink after all.
+fn dangling_target(
+    dir: &OwnedFd,
+    name: &OsStr,
+    links: &mut usize,
+    not_found: io::Error,
+) -> io::Result<PathBuf> {
+    let target = match nix::fcntl::readlinkat(dir, name) {
+        Ok(t) => PathBuf::from(t),
+        Err(nix::errno::Errno::EINVAL) => return Err(not_found),
         Err(e) => return Err(e.into()),
+    };
+    *links += 1;
+    if *links > MAX_SYMLINKS {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
     }
-    resolve(root, path, 0)
+    Ok(target)
+}
+
+/// Makes `path` inside `root` as an empty file (for a bind mount of a file) if missing;
+/// a dangling symlink on the way or at the end is followed inside the root, as in
+/// [`mkdir_all`].
+fn ensure_file(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
+    let mut path = path.to_path_buf();
+    let mut links = 0;
+    loop {
+        let not_found = match resolve(root, &path, 0) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => e,
+            other => return other,
+        };
+        let (parent, name) = split(&path)?;
+        let dir = mkdir_all(root, parent)?;
+        match nix::fcntl::openat(
+            &dir,
+            name,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_EXCL
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_CLOEXEC
+                | nix::fcntl::OFlag::O_NOFOLLOW,
+            Mode::from_bits_truncate(0o644),
+        ) {
+            Ok(_) => return resolve(root, &path, 0),
+            Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // Made meanwhile, or a dangling symlink to follow.
+        let target = match dangling_target(&dir, name, &mut links, not_found) {
+            Ok(t) => t,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return resolve(root, &path, 0),
+            Err(e) => return Err(e),
+        };
+        path = parent.join(target);
+    }
 }
 
 fn split(path: &Path) -> io::Result<(&Path, &OsStr)> {
@@ -695,9 +764,19 @@ pub fn pivot(rootfs: &Path, root: BorrowedFd<'_>, no_pivot: bool) -> Result<()> 
             .ctx(|| "move the rootfs to /".into())?;
         nix::unistd::chroot(".").ctx(|| "chroot".into())?;
     } else {
+        // An absolute path: still the old root, whatever the working directory.
+        let old_root: OwnedFd = fs::File::open("/")
+            .ctx(|| "open the old root".into())?
+            .into();
         nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root".into())?;
-        // The old root is now stacked on "."; make it a slave so unmounting it cannot
-        // propagate to the host, then detach it.
+        // The old root is now stacked on the new one, but "." still names the new
+        // root's mount for mount(2) (only umount's lookup steps onto the mount on
+        // top): without this fchdir the MS_SLAVE below would turn every mount of the
+        // container into a slave, undoing `rshared` and `runbindable` mount options.
+        // runc fchdirs to the old root for the same reason.
+        nix::unistd::fchdir(&old_root).ctx(|| "chdir to the old root".into())?;
+        // Make the old root a slave so unmounting it cannot propagate to the host,
+        // then detach it.
         mount(
             None::<&str>,
             ".",
@@ -757,7 +836,24 @@ fn readonly_path(root: BorrowedFd<'_>, path: &Path) -> Result<()> {
     )
     .ctx(|| format!("bind-mount readonly path {}", path.display()))?;
     let top = resolve(root, path, 0).ctx(|| format!("reopen {}", path.display()))?;
-    remount_bind(top.as_fd(), MsFlags::MS_RDONLY | MsFlags::MS_REC)
+    // A bind remount sets every per-mount flag at once: keep the nosuid, nodev and
+    // noexec of the mount the path is on, as runc does, or /proc/sys of a `nosuid,
+    // nodev,noexec` /proc would come out suid, dev and exec.
+    use nix::sys::statvfs::FsFlags;
+    let on = nix::sys::statvfs::fstatvfs(&top)
+        .ctx(|| format!("statvfs {}", path.display()))?
+        .flags();
+    let mut keep = MsFlags::empty();
+    for (st, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if on.contains(st) {
+            keep |= ms;
+        }
+    }
+    remount_bind(top.as_fd(), MsFlags::MS_RDONLY | MsFlags::MS_REC | keep)
         .ctx(|| format!("remount {} read-only", path.display()))
 }
 
@@ -821,5 +917,48 @@ mod tests {
         assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         assert_eq!(o.rec_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID);
         assert!(o.data.is_empty());
+    }
+
+    /// A fresh directory to act as a rootfs; no privilege needed.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hull-unit-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn mkdir_all_follows_dangling_symlinks_inside_the_root() {
+        let dir = scratch("mkdir_all");
+        let root_path = dir.join("root");
+        fs::create_dir(&root_path).unwrap();
+        let outside = dir.join("outside");
+        std::os::unix::fs::symlink(&outside, root_path.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../x/y", root_path.join("rel")).unwrap();
+        let root: OwnedFd = fs::File::open(&root_path).unwrap().into();
+
+        mkdir_all(root.as_fd(), Path::new("/abs/a/b")).unwrap();
+        mkdir_all(root.as_fd(), Path::new("/rel/c")).unwrap();
+        ensure_file(root.as_fd(), Path::new("/abs/f")).unwrap();
+        mkdir_all(root.as_fd(), Path::new("/../../../up")).unwrap();
+
+        let inside = root_path.join(outside.strip_prefix("/").unwrap());
+        assert!(inside.join("a/b").is_dir());
+        assert!(inside.join("f").is_file());
+        assert!(root_path.join("x/y/c").is_dir());
+        assert!(root_path.join("up").is_dir());
+        assert!(!outside.exists(), "made outside the root");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn mkdir_all_stops_at_a_symlink_loop() {
+        let dir = scratch("mkdir_loop");
+        std::os::unix::fs::symlink("/b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("/a", dir.join("b")).unwrap();
+        let root: OwnedFd = fs::File::open(&dir).unwrap().into();
+        let err = mkdir_all(root.as_fd(), Path::new("/a/c")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
