@@ -193,3 +193,18 @@ fn unknown_flag_and_missing_id() {
     let out = env.hull(&["start"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn lsm_profile_or_label_the_host_cannot_apply() {
+    let env = Env::new("bad_lsm");
+    let b = env.bundle("b");
+    if !std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        b.edit(|c| c["process"]["apparmorProfile"] = json!("hull-test"));
+        create_fails(&env, &b, &["process.apparmorProfile", "AppArmor"]);
+        b.edit(|c| c["process"]["apparmorProfile"] = json!(""));
+    }
+    if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        b.edit(|c| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0"));
+        create_fails(&env, &b, &["process.selinuxLabel", "SELinux"]);
+    }
+}

@@ -295,6 +295,22 @@ fn bad_input_leaves_the_container_running() {
     );
     one_line(&["exec", "-u", "nosuchuser", b.id(), "true"], "nosuchuser");
     one_line(&["exec", b.id(), "no-such-binary"], "no-such-binary");
+    // Without the LSM on the host, a profile or label is refused, as runc does.
+    if !std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        one_line(&["exec", "--apparmor", "x", b.id(), "true"], "--apparmor");
+    }
+    if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        one_line(
+            &[
+                "exec",
+                "--process-label",
+                "system_u:system_r:container_t:s0",
+                b.id(),
+                "true",
+            ],
+            "--process-label",
+        );
+    }
     let p = env.dir().join("bad.json");
     std::fs::write(
         &p,

@@ -99,6 +99,9 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
             "cannot use console socket if hull will not detach or allocate tty".into(),
         ));
     }
+    if let Some(p) = spec.process() {
+        crate::security::check_lsm(p, true)?;
+    }
     let ns = Plan::from_spec(linux)?;
     let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
     let console = opts

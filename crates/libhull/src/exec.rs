@@ -203,6 +203,7 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
             process.cwd().display()
         )));
     }
+    crate::security::check_lsm(process, false)?;
     // The pidfd pins the init: once it is open and the start time matches, the
     // namespaces it names are the container's.
     let pidfd = sys::pidfd_open(st.pid).ctx(|| format!("pidfd_open {}", st.pid))?;

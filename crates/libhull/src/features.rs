@@ -76,8 +76,8 @@ pub fn features() -> Value {
             "capabilities": CAPABILITIES,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {"enabled": false},
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": crate::security::apparmor_enabled()},
+            "selinux": {"enabled": crate::security::selinux_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

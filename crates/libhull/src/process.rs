@@ -281,6 +281,7 @@ pub(crate) fn exec_process(
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         user.umask().unwrap_or(0o022),
     ));
+    security::apply_lsm(process)?;
     let caps = CapMasks::from_spec(process.capabilities().as_ref());
     security::drop_bounding(caps.bounding)?;
     security::set_user(user, true)?;

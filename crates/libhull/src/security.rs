@@ -201,3 +201,63 @@ mod tests {
         assert_eq!(mask(Some(&set), 39), 0, "unknown to the kernel: skipped");
     }
 }
+
+/// True when AppArmor is enabled on the host.
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
+/// True when SELinux is enabled on the host.
+pub fn selinux_enabled() -> bool {
+    std::path::Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// Refuses an AppArmor profile or SELinux label the host cannot apply, before anything
+/// is made; runc refuses both too (it fails at the write, or says SELinux is disabled).
+/// `in_config`: the process comes from config.json (errors name its JSON path) rather
+/// than from `exec`'s flags.
+pub fn check_lsm(process: &oci_spec::runtime::Process, in_config: bool) -> Result<()> {
+    let fail = |path: &str, flag: &str, msg: String| {
+        if in_config {
+            Error::config(path, msg)
+        } else {
+            Error::Usage(format!("{flag}: {msg}"))
+        }
+    };
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        if !apparmor_enabled() {
+            let msg = format!("profile {p:?} is set but AppArmor is not enabled on this host");
+            return Err(fail("process.apparmorProfile", "--apparmor", msg));
+        }
+    }
+    if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        if !selinux_enabled() {
+            let msg = format!("label {l:?} is set but SELinux is disabled or not supported");
+            return Err(fail("process.selinuxLabel", "--process-label", msg));
+        }
+    }
+    Ok(())
+}
+
+/// Asks the LSMs to switch the process's profile / label at its next execve.
+pub fn apply_lsm(process: &oci_spec::runtime::Process) -> Result<()> {
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        let text = format!("exec {p}");
+        std::fs::write("/proc/self/attr/apparmor/exec", &text)
+            .or_else(|_| std::fs::write("/proc/self/attr/exec", &text))
+            .ctx(|| format!("apply AppArmor profile {p:?}"))?;
+    }
+    if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        std::fs::write("/proc/self/attr/exec", l).ctx(|| format!("apply SELinux label {l:?}"))?;
+    }
+    Ok(())
+}
