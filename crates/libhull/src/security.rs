@@ -181,27 +181,6 @@ pub fn set_no_new_privs() -> Result<()> {
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use oci_spec::runtime::Capability;
-
-    #[test]
-    fn table_matches_kernel_numbers() {
-        assert_eq!(CAPABILITIES[21], "CAP_SYS_ADMIN");
-        assert_eq!(CAPABILITIES[29], "CAP_AUDIT_WRITE");
-        assert_eq!(CAPABILITIES[40], "CAP_CHECKPOINT_RESTORE");
-    }
-
-    #[test]
-    fn masks_come_from_spec_names() {
-        let set: Capabilities = [Capability::Kill, Capability::NetBindService].into();
-        assert_eq!(mask(Some(&set), 40), (1 << 5) | (1 << 10));
-        let set: Capabilities = [Capability::CheckpointRestore].into();
-        assert_eq!(mask(Some(&set), 39), 0, "unknown to the kernel: skipped");
-    }
-}
-
 /// True when AppArmor is enabled on the host.
 pub fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
@@ -260,4 +239,25 @@ pub fn apply_lsm(process: &oci_spec::runtime::Process) -> Result<()> {
         std::fs::write("/proc/self/attr/exec", l).ctx(|| format!("apply SELinux label {l:?}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Capability;
+
+    #[test]
+    fn table_matches_kernel_numbers() {
+        assert_eq!(CAPABILITIES[21], "CAP_SYS_ADMIN");
+        assert_eq!(CAPABILITIES[29], "CAP_AUDIT_WRITE");
+        assert_eq!(CAPABILITIES[40], "CAP_CHECKPOINT_RESTORE");
+    }
+
+    #[test]
+    fn masks_come_from_spec_names() {
+        let set: Capabilities = [Capability::Kill, Capability::NetBindService].into();
+        assert_eq!(mask(Some(&set), 40), (1 << 5) | (1 << 10));
+        let set: Capabilities = [Capability::CheckpointRestore].into();
+        assert_eq!(mask(Some(&set), 39), 0, "unknown to the kernel: skipped");
+    }
 }
