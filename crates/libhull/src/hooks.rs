@@ -14,14 +14,28 @@ use oci_spec::runtime::Hook;
 
 use crate::error::{Error, Result};
 
-/// Runs `hooks` in order; the first failure stops the list and is returned.
+/// Runs `hooks` in order. For most kinds the first failure stops the list and is
+/// returned; poststart and poststop hooks all run, and their failures come back
+/// together, for the caller to log as a warning.
 pub fn run_all(kind: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
+    // runtime-spec (config.md, poststart and poststop): "If a hook fails, the runtime
+    // MUST log a warning, but the remaining hooks and lifecycle continue as if the hook
+    // had succeeded."
+    let keep_going = matches!(kind, "poststart" | "poststop");
+    let mut failures = Vec::new();
     for (i, hook) in hooks.iter().enumerate() {
-        run(hook, state_json).map_err(|e| {
-            Error::Hook(format!("{kind} hook #{i} ({}): {e}", hook.path().display()))
-        })?;
+        if let Err(e) = run(hook, state_json) {
+            failures.push(format!("{kind} hook #{i} ({}): {e}", hook.path().display()));
+            if !keep_going {
+                break;
+            }
+        }
     }
-    Ok(())
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Hook(failures.join("; ")))
+    }
 }
 
 fn run(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
@@ -39,7 +53,10 @@ fn run(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
     }
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::inherit())
+        // A group of its own, so that a timeout kills what the hook started too (a
+        // script's `sleep`), not only the hook.
+        .process_group(0);
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin: EPIPE is not a failure.
@@ -67,6 +84,12 @@ fn wait_timeout(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            // The hook is our unreaped child, so its pid (and the group id it leads)
+            // cannot have been reused.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("timed out after {}s", timeout.as_secs()));
@@ -121,6 +144,25 @@ mod tests {
         let err = run_all("poststart", &[h], "{}").unwrap_err().to_string();
         assert!(err.contains("poststart hook #0"), "{err}");
         assert!(err.contains("exit status 3"), "{err}");
+    }
+
+    #[test]
+    fn after_a_failing_poststart_hook_the_next_one_runs() {
+        let dir = std::env::temp_dir().join(format!("hull-hooks-unit-{}", std::process::id()));
+        let mark = dir.join("ran");
+        std::fs::create_dir_all(&dir).unwrap();
+        let second = format!("touch {}", mark.display());
+        for kind in ["poststart", "poststop", "createRuntime"] {
+            let _ = std::fs::remove_file(&mark);
+            let hooks = [
+                hook(&["sh", "-c", "exit 3"], None),
+                hook(&["sh", "-c", &second], None),
+            ];
+            let err = run_all(kind, &hooks, "{}").unwrap_err().to_string();
+            assert!(err.contains(&format!("{kind} hook #0")), "{err}");
+            assert_eq!(mark.exists(), kind != "createRuntime", "{kind}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

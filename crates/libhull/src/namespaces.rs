@@ -14,7 +14,7 @@
 //!   other new namespaces so they belong to it.
 
 use std::fs;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::sched::CloneFlags;
@@ -46,6 +46,15 @@ pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
         LinuxNamespaceType::Pid => "pid",
         LinuxNamespaceType::Network => "net",
         LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The name of a namespace type in config.json.
+fn spec_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Network => "network",
+        other => proc_name(other),
     }
 }
 
@@ -134,34 +143,71 @@ impl Plan {
     }
 
     /// Enters the parent-side namespaces (joins and a new time namespace) for the
-    /// duration of `clone3`; [`Restore::leave`] goes back.
+    /// duration of `clone3`; [`Restore::leave`] goes back. On failure, hull is back in
+    /// its own namespaces before the error returns: the caller's clean-up works on
+    /// host paths, which a joined mount namespace would hide.
     pub fn enter_for_clone(&self, linux: &Linux) -> Result<Restore> {
-        let mut saved = Vec::new();
-        let cwd = if self
+        let joins_mount = self
             .parent_joins
             .iter()
-            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
-        {
+            .any(|(t, _)| *t == LinuxNamespaceType::Mount);
+        let cwd = if joins_mount {
             Some(OwnedFd::from(
                 fs::File::open(".").ctx(|| "open the working directory".into())?,
             ))
         } else {
             None
         };
-        for (t, fd) in &self.parent_joins {
-            let own = open_ns(&Path::new("/proc/self/ns").join(proc_name(*t)), *t)?;
+        // Every way back is opened before the first setns: in a joined mount namespace
+        // /proc is another pid namespace's, where /proc/self does not name hull.
+        let mut own = Vec::new();
+        for (t, _) in &self.parent_joins {
+            own.push(open_ns(
+                &Path::new("/proc/self/ns").join(proc_name(*t)),
+                *t,
+            )?);
+        }
+        let own_time = if self.new_time {
+            Some(open_ns(
+                Path::new("/proc/self/ns/time"),
+                LinuxNamespaceType::Time,
+            )?)
+        } else {
+            None
+        };
+        let mut restore = Restore {
+            saved: Vec::new(),
+            cwd,
+        };
+        let entered = self.enter(linux, own, own_time, &mut restore);
+        if let Err(e) = entered {
+            let _ = restore.leave();
+            return Err(e);
+        }
+        Ok(restore)
+    }
+
+    /// The setns and unshare calls of [`Plan::enter_for_clone`]; each namespace left is
+    /// recorded in `restore` as soon as it is.
+    fn enter(
+        &self,
+        linux: &Linux,
+        own: Vec<OwnedFd>,
+        own_time: Option<OwnedFd>,
+        restore: &mut Restore,
+    ) -> Result<()> {
+        for ((t, fd), own) in self.parent_joins.iter().zip(own) {
             nix::sched::setns(fd.as_fd(), flag(*t))
                 .ctx(|| format!("join the {} namespace", proc_name(*t)))?;
-            saved.push((*t, own));
+            restore.saved.push((*t, own));
         }
-        if self.new_time {
-            let own = open_ns(Path::new("/proc/self/ns/time"), LinuxNamespaceType::Time)?;
+        if let Some(own) = own_time {
             nix::sched::unshare(flag(LinuxNamespaceType::Time))
                 .ctx(|| "unshare the time namespace".into())?;
-            saved.push((LinuxNamespaceType::Time, own));
+            restore.saved.push((LinuxNamespaceType::Time, own));
             write_time_offsets(linux)?;
         }
-        Ok(Restore { saved, cwd })
+        Ok(())
     }
 }
 
@@ -172,21 +218,44 @@ pub struct Restore {
 }
 
 impl Restore {
+    /// Goes back to every saved namespace, even after one fails; returns the first
+    /// failure.
     pub fn leave(self) -> Result<()> {
+        let mut first_err = None;
         for (t, fd) in self.saved.iter().rev() {
-            nix::sched::setns(fd.as_fd(), flag(*t))
-                .ctx(|| format!("return to hull's own {} namespace", proc_name(*t)))?;
+            let back = nix::sched::setns(fd.as_fd(), flag(*t))
+                .ctx(|| format!("return to hull's own {} namespace", proc_name(*t)));
+            if let Err(e) = back {
+                first_err.get_or_insert(e);
+            }
         }
         if let Some(cwd) = &self.cwd {
-            nix::unistd::fchdir(cwd).ctx(|| "return to the working directory".into())?;
+            let back = nix::unistd::fchdir(cwd).ctx(|| "return to the working directory".into());
+            if let Err(e) = back {
+                first_err.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 }
 
+/// Opens the namespace file `path` and checks that it is a namespace of type `t`:
+/// `setns` would only say EINVAL, long after the container's state and cgroups exist.
 fn open_ns(path: &Path, t: LinuxNamespaceType) -> Result<OwnedFd> {
     let f = fs::File::open(path)
         .ctx(|| format!("open {} namespace {}", proc_name(t), path.display()))?;
+    // A namespace file, even one bind-mounted elsewhere (`ip netns`), reads as
+    // `net:[4026531840]` through its descriptor; any other file reads as its path.
+    let fd_link = Path::new("/proc/self/fd").join(f.as_raw_fd().to_string());
+    let what = fs::read_link(&fd_link).ctx(|| format!("readlink {}", fd_link.display()))?;
+    let what = what.to_string_lossy();
+    if !what.starts_with(&format!("{}:[", proc_name(t))) {
+        return Err(Error::Usage(format!(
+            "{} is not a {} namespace (it is {what})",
+            path.display(),
+            spec_name(t)
+        )));
+    }
     Ok(f.into())
 }
 
@@ -259,6 +328,21 @@ mod tests {
                 .unwrap(),
         ];
         assert_eq!(id_map_text(&maps), "0 100000 65536\n65536 5 1\n");
+    }
+
+    #[test]
+    fn a_namespace_file_must_be_of_its_type() {
+        assert!(open_ns(Path::new("/proc/self/ns/uts"), LinuxNamespaceType::Uts).is_ok());
+        assert!(open_ns(
+            Path::new("/proc/self/ns/pid_for_children"),
+            LinuxNamespaceType::Pid
+        )
+        .is_ok());
+        let err = open_ns(Path::new("/proc/self/ns/uts"), LinuxNamespaceType::Network)
+            .expect_err("a uts namespace is not a network one")
+            .to_string();
+        assert!(err.contains("not a network namespace"), "{err}");
+        assert!(open_ns(Path::new("/proc/self/status"), LinuxNamespaceType::Uts).is_err());
     }
 
     #[test]

@@ -98,8 +98,27 @@ impl Channel {
 
     /// The next message; `None` when the other end closed.
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
+            // A message longer than the buffer would be cut silently, and the state JSON
+            // carries the annotations (Kubernetes allows 256 KiB of them): ask for the
+            // length first. MSG_TRUNC makes recv return the whole length of the packet.
+            // SAFETY: a zero-length read into no buffer.
+            let len = unsafe {
+                libc::recv(
+                    self.0.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    0,
+                    libc::MSG_PEEK | libc::MSG_TRUNC,
+                )
+            };
+            if len < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::sys("receive on the init channel", e));
+            }
+            let mut buf = vec![0u8; (len as usize).max(1)];
             // SAFETY: buf is valid for its length.
             let n =
                 unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -181,6 +200,16 @@ mod tests {
         }
         assert_eq!(Msg::decode(b""), None);
         assert_eq!(Msg::decode(b"Z"), None);
+    }
+
+    #[test]
+    fn long_messages_arrive_whole() {
+        let (a, b) = Channel::pair().unwrap();
+        let state = format!("{{\"big\":\"{}\"}}", "x".repeat(100_000));
+        a.send(&Msg::Hooks(state.clone())).unwrap();
+        a.send(&Msg::Ready).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Hooks(state)));
+        assert_eq!(b.recv().unwrap(), Some(Msg::Ready));
     }
 
     #[test]
