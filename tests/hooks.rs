@@ -242,8 +242,6 @@ fn every_hook_point_runs_at_its_moment_in_its_namespace() {
 }
 
 #[test]
-#[ignore = "process.rs runs startContainer hooks with the state of create (status \
-            \"creating\"); the container is \"created\" by then, as runc passes"]
 fn start_container_hook_is_given_the_created_state() {
     let env = Env::new("hooks_start_state");
     let h = Hooked::new(&env, "b");

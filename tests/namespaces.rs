@@ -180,9 +180,6 @@ fn each_namespace_type_is_new_only_when_asked() {
 }
 
 #[test]
-#[ignore = "container.rs: the exec fifo is mode 0600 root:root (mkfifo 0622 under the \
-            umask, never chowned), so an init in a user namespace gets EACCES opening it \
-            and dies right after create"]
 fn all_namespace_types_new_at_once() {
     let env = Env::new("ns_all_new");
     let b = env.bundle("b");
@@ -362,9 +359,6 @@ fn make_executable(path: &Path) {
 }
 
 #[test]
-#[ignore = "container.rs: the exec fifo is mode 0600 root:root (mkfifo 0622 under the \
-            umask, never chowned), so an init in a user namespace gets EACCES opening it \
-            and dies right after create"]
 fn user_namespace_maps_one_range() {
     let env = Env::new("userns_one");
     let b = env.bundle("b");
@@ -411,9 +405,6 @@ fn user_namespace_maps_one_range() {
 }
 
 #[test]
-#[ignore = "container.rs: the exec fifo is mode 0600 root:root (mkfifo 0622 under the \
-            umask, never chowned), so an init in a user namespace gets EACCES opening it \
-            and dies right after create"]
 fn user_namespace_maps_several_ranges() {
     let env = Env::new("userns_several");
     let b = env.bundle("b");

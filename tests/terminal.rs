@@ -223,9 +223,6 @@ fn console_socket_receives_the_pty_master() {
 }
 
 #[test]
-#[ignore = "process.rs: the pty slave stays root-owned (devpts gid=5, mode 620) when \
-            process.user is not root; runc chowns the process's stdio to its user \
-            (fixStdioPermissions), so the process can reopen its own terminal"]
 fn terminal_belongs_to_the_process_user() {
     let env = Env::new("console_user");
     let b = env.bundle("b");
@@ -428,9 +425,6 @@ fn ctrl_c_reaches_the_containers_foreground_process() {
 }
 
 #[test]
-#[ignore = "container.rs: `run` binds its console socket at \
-            <root>/.console-<id>-<pid>.sock, which passes the 108 bytes of sun_path \
-            with a 64-character id (containerd's) under a long --root"]
 fn foreground_run_on_a_terminal_with_a_long_id() {
     let env = Env::new("run_tty_long_id");
     let b = env.bundle("b");

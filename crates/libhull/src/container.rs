@@ -78,6 +78,23 @@ impl Drop for Undo {
 /// `hull create`: the container's init is left blocked on the exec fifo.
 pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Result<Created> {
     let bundle = spec::load_bundle(&opts.bundle)?;
+    let console = opts
+        .console_socket
+        .as_deref()
+        .map(connect_console)
+        .transpose()?;
+    create_from(root, opts, &bundle, detach_terminal, console)
+}
+
+/// `create` of a loaded bundle, with the console socket already connected (or the
+/// end of a socketpair, for a foreground `run -t`).
+fn create_from(
+    root: &Root,
+    opts: &CreateOptions,
+    bundle: &spec::Bundle,
+    detach_terminal: bool,
+    console: Option<OwnedFd>,
+) -> Result<Created> {
     let spec = &bundle.spec;
     let linux = spec
         .linux()
@@ -89,12 +106,12 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
         .and_then(|p| p.terminal())
         .unwrap_or(false);
     // runc's rules for the console socket.
-    if terminal && opts.console_socket.is_none() && detach_terminal {
+    if terminal && console.is_none() && detach_terminal {
         return Err(Error::Usage(
             "cannot allocate tty if hull will detach without setting console socket".into(),
         ));
     }
-    if !terminal && opts.console_socket.is_some() {
+    if !terminal && console.is_some() {
         return Err(Error::Usage(
             "cannot use console socket if hull will not detach or allocate tty".into(),
         ));
@@ -104,11 +121,6 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
     }
     let ns = Plan::from_spec(linux)?;
     let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
-    let console = opts
-        .console_socket
-        .as_deref()
-        .map(connect_console)
-        .transpose()?;
 
     let locked = root.create(&opts.id)?;
     let mut undo = Undo {
@@ -145,6 +157,16 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
     let fifo_path = locked.dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    // The init opens it as the container's root: 0622 whatever the umask, owned by the
+    // host uid and gid that are root in the container (runc does the same).
+    fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx(|| format!("chmod {}", fifo_path.display()))?;
+    let (uid, gid) = host_root_ids(linux);
+    std::os::unix::fs::chown(&fifo_path, Some(uid), Some(gid))
+        .ctx(|| format!("chown {}", fifo_path.display()))?;
     let fifo: OwnedFd = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
@@ -310,6 +332,19 @@ fn rlimit_number(name: &str) -> Option<libc::__rlimit_resource_t> {
         "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
         _ => return None,
     })
+}
+
+/// The host uid and gid that are root inside the container (themselves without a
+/// user namespace).
+fn host_root_ids(linux: &oci_spec::runtime::Linux) -> (u32, u32) {
+    let map = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.iter()
+            .flatten()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+            .unwrap_or(0)
+    };
+    (map(linux.uid_mappings()), map(linux.gid_mappings()))
 }
 
 /// Writes the pid file atomically, as runc does.
@@ -536,43 +571,32 @@ pub(crate) fn forwarded_signals() -> SigSet {
 /// `hull run`: create, start and, unless detached, wait and delete. Returns the
 /// container's exit status (128+n when killed by signal n).
 pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
-    let terminal = spec::load_bundle(&opts.bundle)
-        .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+    let bundle = spec::load_bundle(&opts.bundle)?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
         .unwrap_or(false);
-    let mut opts = opts.clone();
-    // A foreground run with a terminal is its own console socket's other end.
-    let console_pair = if terminal && !detach && opts.console_socket.is_none() {
-        let dir = root.path().to_path_buf();
-        fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-        let path = dir.join(format!(".console-{}-{}.sock", opts.id, std::process::id()));
-        let listener = std::os::unix::net::UnixListener::bind(&path)
-            .ctx(|| format!("bind console socket {}", path.display()))?;
-        opts.console_socket = Some(path.clone());
-        Some((listener, path))
+    // A foreground run with a terminal is its own console socket's other end: a
+    // socketpair, so no path (and no path length limit) is involved.
+    let (ours, console) = if terminal && !detach && opts.console_socket.is_none() {
+        let (a, b) =
+            std::os::unix::net::UnixStream::pair().ctx(|| "socketpair for the console".into())?;
+        (Some(a), Some(OwnedFd::from(b)))
     } else {
-        None
+        let c = opts
+            .console_socket
+            .as_deref()
+            .map(connect_console)
+            .transpose()?;
+        (None, c)
     };
     // Block the forwarded signals before the init exists; it unblocks its own.
     let sigs = forwarded_signals();
     sigs.thread_block().ctx(|| "block signals".into())?;
-    let created = create(root, &opts, detach);
-    let master = match &console_pair {
-        Some((listener, path)) => {
-            let _ = fs::remove_file(path);
-            match &created {
-                Ok(_) => {
-                    let (stream, _) = listener
-                        .accept()
-                        .ctx(|| "accept on the console socket".into())?;
-                    Some(crate::sync::recv_fd(stream.as_fd())?)
-                }
-                Err(_) => None,
-            }
-        }
-        None => None,
-    };
-    let created = created?;
+    let created = create_from(root, opts, &bundle, detach, console)?;
+    let master = ours.map(|s| crate::sync::recv_fd(s.as_fd())).transpose()?;
     if let Err(e) = start(root, &opts.id) {
         let _ = delete(root, &opts.id, true);
         return Err(e);

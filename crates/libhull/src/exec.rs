@@ -246,38 +246,19 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
             in_child |= f;
         }
     }
-    let console_pair = if terminal && !o.detach && o.console_socket.is_none() {
-        let path = root.path().join(format!(
-            ".exec-console-{}-{}.sock",
-            o.id,
-            std::process::id()
-        ));
-        let listener = std::os::unix::net::UnixListener::bind(&path)
-            .ctx(|| format!("bind console socket {}", path.display()))?;
-        Some((listener, path))
+    // A foreground exec with a terminal keeps the other end of a socketpair.
+    let (ours, console) = if terminal && !o.detach && o.console_socket.is_none() {
+        let (a, b) =
+            std::os::unix::net::UnixStream::pair().ctx(|| "socketpair for the console".into())?;
+        (Some(a), Some(OwnedFd::from(b)))
     } else {
-        None
+        let c = o
+            .console_socket
+            .as_deref()
+            .map(container::connect_console)
+            .transpose()?;
+        (None, c)
     };
-    let console_path = o
-        .console_socket
-        .clone()
-        .or_else(|| console_pair.as_ref().map(|(_, p)| p.clone()));
-    let console = match console_path
-        .as_deref()
-        .map(container::connect_console)
-        .transpose()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            if let Some((_, p)) = &console_pair {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e);
-        }
-    };
-    if let Some((_, p)) = &console_pair {
-        let _ = std::fs::remove_file(p);
-    }
 
     let sigs = container::forwarded_signals();
     if !o.detach {
@@ -336,15 +317,7 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     if o.detach {
         return Ok(0);
     }
-    let master = match &console_pair {
-        Some((listener, _)) => {
-            let (stream, _) = listener
-                .accept()
-                .ctx(|| "accept on the console socket".into())?;
-            Some(crate::sync::recv_fd(stream.as_fd())?)
-        }
-        None => None,
-    };
+    let master = ours.map(|s| crate::sync::recv_fd(s.as_fd())).transpose()?;
     container::wait_forwarding(
         &Created {
             pid,

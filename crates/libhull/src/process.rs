@@ -156,6 +156,14 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
     fifo.write_all(b"0").ctx(|| "write the exec fifo".into())?;
 
     if let Some(hooks) = a.spec.hooks() {
+        // The container is `created` now, not `creating` as it was for createContainer.
+        let state_json = match serde_json::from_str::<serde_json::Value>(&state_json) {
+            Ok(mut v) => {
+                v["status"] = "created".into();
+                v.to_string()
+            }
+            Err(_) => state_json,
+        };
         crate::hooks::run_all(
             "startContainer",
             hooks.start_container().as_deref().unwrap_or_default(),
@@ -284,6 +292,17 @@ pub(crate) fn exec_process(
     security::apply_lsm(process)?;
     let caps = CapMasks::from_spec(process.capabilities().as_ref());
     security::drop_bounding(caps.bounding)?;
+    if process.terminal().unwrap_or(false) {
+        // The pty was made by root; the process must own its terminal to reopen it
+        // (runc's fixStdioPermissions).
+        // SAFETY: fchown on the standard input descriptor, which setup_console made.
+        if unsafe { libc::fchown(0, user.uid(), user.gid()) } < 0 {
+            return Err(Error::sys(
+                "chown the terminal to the process user",
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
     security::set_user(user, true)?;
     security::apply_caps(&caps)?;
     if process.no_new_privileges().unwrap_or(false) {
