@@ -48,15 +48,11 @@ struct Undo {
 }
 
 impl Undo {
-    fn disarm(mut self) -> (Locked, Option<(i32, OwnedFd)>) {
+    /// Keeps everything: the container is whole. The lock is released on return.
+    fn disarm(mut self) {
         self.cgroup = None;
-        let child = self.child.take();
-        (
-            self.locked
-                .take()
-                .expect("undo holds the lock until disarmed"),
-            child,
-        )
+        self.child = None;
+        self.locked = None;
     }
 }
 
@@ -77,7 +73,9 @@ impl Drop for Undo {
 
 /// `hull create`: the container's init is left blocked on the exec fifo.
 pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Result<Created> {
+    let mut t = crate::log::Phases::new("create");
     let bundle = spec::load_bundle(&opts.bundle)?;
+    t.mark("parse config.json");
     let console = opts
         .console_socket
         .as_deref()
@@ -119,8 +117,10 @@ fn create_from(
     if let Some(p) = spec.process() {
         crate::security::check_lsm(p, true)?;
     }
+    let mut t = crate::log::Phases::new("create");
     let ns = Plan::from_spec(linux)?;
     let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
+    t.mark("plan namespaces and cgroups");
 
     let locked = root.create(&opts.id)?;
     let mut undo = Undo {
@@ -174,6 +174,7 @@ fn create_from(
         .ctx(|| format!("open {}", fifo_path.display()))?
         .into();
 
+    t.mark("state dir, cgroups, exec fifo");
     let (parent_end, child_end) = Channel::pair()?;
     let restore = ns.enter_for_clone(linux)?;
     let forked = sys::clone3(ns.clone_flags, None);
@@ -202,6 +203,7 @@ fn create_from(
     };
     undo.child = Some((pid, pidfd.try_clone().ctx(|| "dup pidfd".into())?));
     left?;
+    t.mark("clone3");
     drop(child_end);
     drop(fifo);
     drop(console);
@@ -210,6 +212,7 @@ fn create_from(
         namespaces::write_id_maps(pid, linux)?;
     }
     cgroups::join(&cg, pid)?;
+    t.mark("cgroup join");
     let process_spec = spec
         .process()
         .as_ref()
@@ -222,6 +225,7 @@ fn create_from(
     st.pid = pid;
     st.pid_start = state::read_stat(pid).map(|(_, s)| s).unwrap_or(0);
     parent_end.send(&Msg::Go)?;
+    t.mark("rlimits, go");
 
     loop {
         match parent_end.recv()? {
@@ -240,8 +244,12 @@ fn create_from(
                     )?;
                 }
                 parent_end.send(&Msg::Hooks(json))?;
+                t.mark("init: mounts (in the init); prestart and createRuntime hooks");
             }
-            Some(Msg::Ready) => break,
+            Some(Msg::Ready) => {
+                t.mark("init: rootfs, pivot_root, identity (in the init)");
+                break;
+            }
             Some(Msg::Error(e)) => return Err(Error::Init(e)),
             Some(other) => {
                 return Err(Error::Init(format!(
@@ -256,8 +264,8 @@ fn create_from(
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }
-    let (_locked, child) = undo.disarm();
-    let _ = child;
+    t.mark("state.json");
+    undo.disarm();
     Ok(Created { pid, pidfd })
 }
 
@@ -595,7 +603,9 @@ pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Resul
     // Block the forwarded signals before the init exists; it unblocks its own.
     let sigs = forwarded_signals();
     sigs.thread_block().ctx(|| "block signals".into())?;
+    let mut t = crate::log::Phases::new("run");
     let created = create_from(root, opts, &bundle, detach, console)?;
+    t.mark("create");
     let master = ours.map(|s| crate::sync::recv_fd(s.as_fd())).transpose()?;
     if let Err(e) = start(root, &opts.id) {
         let _ = delete(root, &opts.id, true);
@@ -604,9 +614,12 @@ pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Resul
     if detach {
         return Ok(0);
     }
+    t.mark("start");
     let code = wait_forwarding(&created, &sigs, master.as_ref())?;
+    t.mark("the container's process");
     if !keep {
         delete(root, &opts.id, true)?;
+        t.mark("delete");
     }
     Ok(code)
 }

@@ -76,6 +76,41 @@ fn write(level: &str, msg: &str) {
     }
 }
 
+/// Debug timings of the phases of one operation (`--debug`): each `mark` logs how long
+/// the phase since the previous mark took, so a slow start shows where it went.
+pub struct Phases {
+    what: &'static str,
+    start: std::time::Instant,
+    last: std::time::Instant,
+    on: bool,
+}
+
+impl Phases {
+    pub fn new(what: &'static str) -> Phases {
+        let now = std::time::Instant::now();
+        Phases {
+            what,
+            start: now,
+            last: now,
+            on: debug_enabled(),
+        }
+    }
+
+    pub fn mark(&mut self, phase: &str) {
+        if !self.on {
+            return;
+        }
+        let now = std::time::Instant::now();
+        debug(&format!(
+            "{}: {phase} {:.3} ms (at {:.3} ms)",
+            self.what,
+            (now - self.last).as_secs_f64() * 1e3,
+            (now - self.start).as_secs_f64() * 1e3
+        ));
+        self.last = now;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
