@@ -421,3 +421,58 @@ fn foreground_run_forwards_signals_to_the_container() {
     assert_eq!(status.code(), Some(42));
     assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
 }
+
+#[test]
+fn debug_logs_the_time_of_each_phase() {
+    let env = Env::new("debug_phases");
+    let b = env.bundle("b");
+    b.set_args(&["true"]);
+    let log = env.dir().join("debug.log");
+    let l = log.to_str().unwrap();
+    env.hull_ok(&[
+        "--debug",
+        "--log",
+        l,
+        "--log-format",
+        "json",
+        "run",
+        "-b",
+        b.path_str(),
+        b.id(),
+    ]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let msgs: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).expect("json log line");
+            assert_eq!(v["level"], "debug");
+            v["msg"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for phase in [
+        "create: parse config.json",
+        "create: clone3",
+        "create: cgroup join",
+        "run: start",
+        "run: delete",
+    ] {
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with(phase) && m.contains(" ms")),
+            "{phase} missing in {msgs:?}"
+        );
+    }
+    // Without --debug, nothing is logged.
+    let b2 = env.bundle("b2");
+    b2.set_args(&["true"]);
+    let quiet = env.dir().join("quiet.log");
+    env.hull_ok(&[
+        "--log",
+        quiet.to_str().unwrap(),
+        "run",
+        "-b",
+        b2.path_str(),
+        b2.id(),
+    ]);
+    assert!(!quiet.exists() || std::fs::read_to_string(&quiet).unwrap().is_empty());
+}

@@ -81,7 +81,7 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
         .as_deref()
         .map(connect_console)
         .transpose()?;
-    create_from(root, opts, &bundle, detach_terminal, console)
+    create_from(root, opts, &bundle, detach_terminal, console, t)
 }
 
 /// `create` of a loaded bundle, with the console socket already connected (or the
@@ -92,6 +92,7 @@ fn create_from(
     bundle: &spec::Bundle,
     detach_terminal: bool,
     console: Option<OwnedFd>,
+    mut t: crate::log::Phases,
 ) -> Result<Created> {
     let spec = &bundle.spec;
     let linux = spec
@@ -117,7 +118,6 @@ fn create_from(
     if let Some(p) = spec.process() {
         crate::security::check_lsm(p, true)?;
     }
-    let mut t = crate::log::Phases::new("create");
     let ns = Plan::from_spec(linux)?;
     let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
     t.mark("plan namespaces and cgroups");
@@ -579,7 +579,10 @@ pub(crate) fn forwarded_signals() -> SigSet {
 /// `hull run`: create, start and, unless detached, wait and delete. Returns the
 /// container's exit status (128+n when killed by signal n).
 pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    let run_t = crate::log::Phases::new("run");
+    let mut t = crate::log::Phases::new("create");
     let bundle = spec::load_bundle(&opts.bundle)?;
+    t.mark("parse config.json");
     let terminal = bundle
         .spec
         .process()
@@ -603,8 +606,8 @@ pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Resul
     // Block the forwarded signals before the init exists; it unblocks its own.
     let sigs = forwarded_signals();
     sigs.thread_block().ctx(|| "block signals".into())?;
-    let mut t = crate::log::Phases::new("run");
-    let created = create_from(root, opts, &bundle, detach, console)?;
+    let created = create_from(root, opts, &bundle, detach, console, t)?;
+    let mut t = run_t;
     t.mark("create");
     let master = ours.map(|s| crate::sync::recv_fd(s.as_fd())).transpose()?;
     if let Err(e) = start(root, &opts.id) {
