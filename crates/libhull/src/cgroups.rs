@@ -141,9 +141,16 @@ pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupRecord> {
     Ok(rec)
 }
 
-/// Makes the directories the plan recorded as missing.
+/// Makes the directories the plan recorded as missing. On v2, each directory hull
+/// makes above the container's own passes every controller it has down to its
+/// children (`cgroup.subtree_control`), so the container's cgroup can be limited.
 pub fn create(rec: &CgroupRecord) -> Result<()> {
     for dir in &rec.created {
+        if rec.unified {
+            if let Some(parent) = dir.parent().filter(|p| rec.created.iter().any(|c| c == p)) {
+                enable_controllers(parent)?;
+            }
+        }
         match fs::create_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
@@ -162,6 +169,19 @@ pub fn create(rec: &CgroupRecord) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn enable_controllers(dir: &Path) -> Result<()> {
+    let available = fs::read_to_string(dir.join("cgroup.controllers"))
+        .ctx(|| format!("read {}", dir.join("cgroup.controllers").display()))?;
+    let enable: Vec<String> = available
+        .split_whitespace()
+        .map(|c| format!("+{c}"))
+        .collect();
+    if enable.is_empty() {
+        return Ok(());
+    }
+    write(&dir.join("cgroup.subtree_control"), &enable.join(" "))
 }
 
 /// Moves `pid` into the container's cgroup in every hierarchy.

@@ -120,6 +120,12 @@ fn create_from(
     }
     let ns = Plan::from_spec(linux)?;
     let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
+    let limits = match linux.resources() {
+        Some(r) => crate::cgroup_resources::writes(r, cg.unified)?,
+        None => Vec::new(),
+    };
+    crate::cgroup_resources::check_available(&cg, &limits)?;
+    let device_rules = crate::cgroup_devices::rules(spec)?;
     t.mark("plan namespaces and cgroups");
 
     let locked = root.create(&opts.id)?;
@@ -153,6 +159,8 @@ fn create_from(
     locked.save(&st)?;
     undo.cgroup = Some(cg.clone());
     cgroups::create(&cg)?;
+    crate::cgroup_resources::apply(&cg, &limits)?;
+    crate::cgroup_devices::apply(&cg, &device_rules)?;
 
     let fifo_path = locked.dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))

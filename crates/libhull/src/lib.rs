@@ -5,6 +5,8 @@
 //! kernel (namespaces, mounts, cgroups, security, hooks) and know the spec types, not
 //! each other where that can be avoided.
 
+pub mod cgroup_devices;
+pub mod cgroup_resources;
 pub mod cgroups;
 pub mod container;
 pub mod error;

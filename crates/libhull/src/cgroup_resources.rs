@@ -1,0 +1,733 @@
+//! `linux.resources`: turning the spec's limits into cgroup file writes, for cgroup v1
+//! and v2, and applying them all-or-nothing.
+//!
+//! Owns: the mapping of every resource field to its file and value (a pure function,
+//! unit tested), runc's v1→v2 conversions, checking that the host has the controller,
+//! and writing with rollback, so a bad `update` changes nothing.
+//! Must never: write outside the container's own cgroup directories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
+
+use crate::cgroups::CgroupRecord;
+use crate::error::{Error, Result};
+
+/// One file to write in the container's cgroup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// The controller whose directory holds the file (v1), or whose presence it needs.
+    pub controller: &'static str,
+    pub file: String,
+    pub value: String,
+    /// The JSON path of the field it comes from, for errors.
+    pub field: String,
+}
+
+fn w(
+    controller: &'static str,
+    file: impl Into<String>,
+    value: impl ToString,
+    field: &str,
+) -> Write {
+    Write {
+        controller,
+        file: file.into(),
+        value: value.to_string(),
+        field: field.to_string(),
+    }
+}
+
+const BASE: &str = "linux.resources";
+
+/// A byte limit: -1 is unlimited; any other negative number is a mistake.
+fn limit(v: i64, field: &str, unlimited: &str) -> Result<String> {
+    match v {
+        -1 => Ok(unlimited.to_string()),
+        v if v < 0 => Err(Error::config(
+            field,
+            format!("{v} is negative (only -1, unlimited, is allowed)"),
+        )),
+        v => Ok(v.to_string()),
+    }
+}
+
+/// runc's conversion of cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + (shares.saturating_sub(2) * 9999) / 262_142
+}
+
+/// runc's conversion of blkio.weight (10..1000) to io.weight (1..10000).
+pub fn blkio_to_io_weight(weight: u64) -> u64 {
+    if weight == 0 {
+        return 0;
+    }
+    1 + (weight.saturating_sub(10) * 9999) / 990
+}
+
+/// Every write `res` asks for, in an order the kernel accepts.
+pub fn writes(res: &LinuxResources, unified: bool) -> Result<Vec<Write>> {
+    let mut out = Vec::new();
+    if let Some(m) = res.memory() {
+        memory(m, unified, &mut out)?;
+    }
+    if let Some(c) = res.cpu() {
+        cpu(c, unified, &mut out)?;
+    }
+    if let Some(p) = res.pids() {
+        let v = if p.limit() <= 0 {
+            "max".to_string()
+        } else {
+            p.limit().to_string()
+        };
+        out.push(w("pids", "pids.max", v, &format!("{BASE}.pids.limit")));
+    }
+    if let Some(b) = res.block_io() {
+        block_io(b, unified, &mut out)?;
+    }
+    for (i, h) in res.hugepage_limits().iter().flatten().enumerate() {
+        let field = format!("{BASE}.hugepageLimits[{i}]");
+        let size = h.page_size();
+        if size.is_empty() || !size.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::config(
+                format!("{field}.pageSize"),
+                format!("{size:?} is not a page size like 2MB"),
+            ));
+        }
+        let l = limit(h.limit(), &format!("{field}.limit"), "max")?;
+        if unified {
+            out.push(w("hugetlb", format!("hugetlb.{size}.max"), &l, &field));
+        } else {
+            let v = if l == "max" { "-1".to_string() } else { l };
+            out.push(w(
+                "hugetlb",
+                format!("hugetlb.{size}.limit_in_bytes"),
+                v,
+                &field,
+            ));
+        }
+    }
+    if let Some(n) = res.network() {
+        if unified && (n.class_id().is_some() || n.priorities().is_some()) {
+            return Err(Error::config(
+                format!("{BASE}.network"),
+                "net_cls and net_prio do not exist on cgroup v2",
+            ));
+        }
+        if let Some(id) = n.class_id() {
+            out.push(w(
+                "net_cls",
+                "net_cls.classid",
+                id,
+                &format!("{BASE}.network.classID"),
+            ));
+        }
+        for (i, p) in n.priorities().iter().flatten().enumerate() {
+            out.push(w(
+                "net_prio",
+                "net_prio.ifpriomap",
+                format!("{} {}", p.name(), p.priority()),
+                &format!("{BASE}.network.priorities[{i}]"),
+            ));
+        }
+    }
+    for (dev, r) in res.rdma().iter().flatten() {
+        let mut v = dev.clone();
+        if let Some(h) = r.hca_handles() {
+            v.push_str(&format!(" hca_handle={h}"));
+        }
+        if let Some(o) = r.hca_objects() {
+            v.push_str(&format!(" hca_object={o}"));
+        }
+        out.push(w("rdma", "rdma.max", v, &format!("{BASE}.rdma.{dev}")));
+    }
+    if let Some(u) = res.unified() {
+        if !unified {
+            return Err(Error::config(
+                format!("{BASE}.unified"),
+                "unified resources need cgroup v2",
+            ));
+        }
+        let mut keys: Vec<&String> = u.keys().collect();
+        keys.sort();
+        for k in keys {
+            let field = format!("{BASE}.unified.{k}");
+            let ctrl = k.split('.').next().unwrap_or_default();
+            if k.contains('/')
+                || !k.contains('.')
+                || k.starts_with("cgroup.")
+                    && k != "cgroup.max.depth"
+                    && k != "cgroup.max.descendants"
+            {
+                return Err(Error::config(field, "not a cgroup v2 interface file"));
+            }
+            out.push(w(controller_name(ctrl), k.clone(), &u[k], &field));
+        }
+    }
+    Ok(out)
+}
+
+/// The static name of a v2 controller, for the `controller` of a `unified` write.
+fn controller_name(prefix: &str) -> &'static str {
+    match prefix {
+        "cpu" => "cpu",
+        "cpuset" => "cpuset",
+        "memory" => "memory",
+        "io" => "io",
+        "pids" => "pids",
+        "hugetlb" => "hugetlb",
+        "rdma" => "rdma",
+        "misc" => "misc",
+        _ => "",
+    }
+}
+
+fn memory(m: &LinuxMemory, unified: bool, out: &mut Vec<Write>) -> Result<()> {
+    let f = |name: &str| format!("{BASE}.memory.{name}");
+    if unified {
+        if let Some(l) = m.limit() {
+            out.push(w(
+                "memory",
+                "memory.max",
+                limit(l, &f("limit"), "max")?,
+                &f("limit"),
+            ));
+        }
+        if let Some(r) = m.reservation() {
+            out.push(w(
+                "memory",
+                "memory.low",
+                limit(r, &f("reservation"), "max")?,
+                &f("reservation"),
+            ));
+        }
+        if let Some(s) = m.swap() {
+            // The spec's swap is memory+swap (v1 memsw); v2 limits swap alone: runc
+            // writes swap - limit.
+            let v = match (s, m.limit()) {
+                (-1, _) => "max".to_string(),
+                (s, Some(l)) if l > 0 && s >= l => (s - l).to_string(),
+                (s, Some(l)) if l > 0 => {
+                    return Err(Error::config(
+                        f("swap"),
+                        format!("{s} is less than memory.limit {l}"),
+                    ))
+                }
+                (s, _) => limit(s, &f("swap"), "max")?,
+            };
+            out.push(w("memory", "memory.swap.max", v, &f("swap")));
+        }
+        for (name, set) in [
+            ("kernel", m.kernel().is_some()),
+            ("kernelTCP", m.kernel_tcp().is_some()),
+            ("swappiness", m.swappiness().is_some()),
+            ("disableOOMKiller", m.disable_oom_killer() == Some(true)),
+        ] {
+            if set {
+                return Err(Error::config(f(name), "not supported on cgroup v2"));
+            }
+        }
+        return Ok(());
+    }
+    if let Some(h) = m.use_hierarchy() {
+        out.push(w(
+            "memory",
+            "memory.use_hierarchy",
+            u8::from(h),
+            &f("useHierarchy"),
+        ));
+    }
+    let lim = m.limit().map(|l| limit(l, &f("limit"), "-1")).transpose()?;
+    let swap = m.swap().map(|s| limit(s, &f("swap"), "-1")).transpose()?;
+    if let (Some(l), Some(s)) = (m.limit(), m.swap()) {
+        if s != -1 && (l == -1 || s < l) {
+            return Err(Error::config(
+                f("swap"),
+                format!("{s} is less than memory.limit {l} (swap is memory+swap)"),
+            ));
+        }
+    }
+    // memsw must never be below the memory limit: raise memsw first when it grows.
+    // Unlimited memsw first, then the limit, then the real memsw, is always accepted.
+    if let Some(s) = &swap {
+        out.push(w("memory", "memory.memsw.limit_in_bytes", "-1", &f("swap")));
+        if let Some(l) = &lim {
+            out.push(w("memory", "memory.limit_in_bytes", l, &f("limit")));
+        }
+        out.push(w("memory", "memory.memsw.limit_in_bytes", s, &f("swap")));
+    } else if let Some(l) = &lim {
+        out.push(w("memory", "memory.limit_in_bytes", l, &f("limit")));
+    }
+    if let Some(r) = m.reservation() {
+        out.push(w(
+            "memory",
+            "memory.soft_limit_in_bytes",
+            limit(r, &f("reservation"), "-1")?,
+            &f("reservation"),
+        ));
+    }
+    if let Some(k) = m.kernel_tcp() {
+        out.push(w(
+            "memory",
+            "memory.kmem.tcp.limit_in_bytes",
+            limit(k, &f("kernelTCP"), "-1")?,
+            &f("kernelTCP"),
+        ));
+    }
+    if let Some(k) = m.kernel() {
+        out.push(w(
+            "memory",
+            "memory.kmem.limit_in_bytes",
+            limit(k, &f("kernel"), "-1")?,
+            &f("kernel"),
+        ));
+    }
+    if let Some(s) = m.swappiness() {
+        if s > 100 {
+            return Err(Error::config(f("swappiness"), format!("{s} is over 100")));
+        }
+        out.push(w("memory", "memory.swappiness", s, &f("swappiness")));
+    }
+    if m.disable_oom_killer() == Some(true) {
+        out.push(w(
+            "memory",
+            "memory.oom_control",
+            "1",
+            &f("disableOOMKiller"),
+        ));
+    }
+    Ok(())
+}
+
+fn cpu(c: &LinuxCpu, unified: bool, out: &mut Vec<Write>) -> Result<()> {
+    let f = |name: &str| format!("{BASE}.cpu.{name}");
+    if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+        out.push(w("cpuset", "cpuset.cpus", cpus, &f("cpus")));
+    }
+    if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+        out.push(w("cpuset", "cpuset.mems", mems, &f("mems")));
+    }
+    if unified {
+        if let Some(s) = c.shares().filter(|s| *s != 0) {
+            out.push(w("cpu", "cpu.weight", shares_to_weight(s), &f("shares")));
+        }
+        if c.quota().is_some() || c.period().is_some() {
+            let quota = match c.quota() {
+                Some(q) if q > 0 => q.to_string(),
+                _ => "max".to_string(),
+            };
+            let period = c.period().filter(|p| *p > 0).unwrap_or(100_000);
+            out.push(w(
+                "cpu",
+                "cpu.max",
+                format!("{quota} {period}"),
+                &f("quota"),
+            ));
+        }
+        if let Some(b) = c.burst() {
+            out.push(w("cpu", "cpu.max.burst", b, &f("burst")));
+        }
+        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+            return Err(Error::config(
+                f("realtimeRuntime"),
+                "realtime scheduling limits do not exist on cgroup v2",
+            ));
+        }
+    } else {
+        if let Some(s) = c.shares().filter(|s| *s != 0) {
+            out.push(w("cpu", "cpu.shares", s, &f("shares")));
+        }
+        if let Some(p) = c.period().filter(|p| *p != 0) {
+            out.push(w("cpu", "cpu.cfs_period_us", p, &f("period")));
+        }
+        if let Some(q) = c.quota().filter(|q| *q != 0) {
+            out.push(w(
+                "cpu",
+                "cpu.cfs_quota_us",
+                if q < 0 { -1 } else { q },
+                &f("quota"),
+            ));
+        }
+        if let Some(b) = c.burst() {
+            out.push(w("cpu", "cpu.cfs_burst_us", b, &f("burst")));
+        }
+        // The period first: a runtime longer than the current period is refused.
+        if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
+            out.push(w("cpu", "cpu.rt_period_us", p, &f("realtimePeriod")));
+        }
+        if let Some(r) = c.realtime_runtime().filter(|r| *r != 0) {
+            out.push(w("cpu", "cpu.rt_runtime_us", r, &f("realtimeRuntime")));
+        }
+    }
+    if let Some(i) = c.idle() {
+        out.push(w("cpu", "cpu.idle", i, &f("idle")));
+    }
+    Ok(())
+}
+
+fn block_io(b: &LinuxBlockIo, unified: bool, out: &mut Vec<Write>) -> Result<()> {
+    let f = |name: &str| format!("{BASE}.blockIO.{name}");
+    if unified {
+        if let Some(wt) = b.weight().filter(|w| *w != 0) {
+            out.push(w(
+                "io",
+                "io.weight",
+                blkio_to_io_weight(wt.into()),
+                &f("weight"),
+            ));
+        }
+        for (i, d) in b.weight_device().iter().flatten().enumerate() {
+            if let Some(wt) = d.weight() {
+                out.push(w(
+                    "io",
+                    "io.weight",
+                    format!(
+                        "{}:{} {}",
+                        d.major(),
+                        d.minor(),
+                        blkio_to_io_weight(wt.into())
+                    ),
+                    &f(&format!("weightDevice[{i}]")),
+                ));
+            }
+        }
+        for (list, key, name) in [
+            (
+                b.throttle_read_bps_device(),
+                "rbps",
+                "throttleReadBpsDevice",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "wbps",
+                "throttleWriteBpsDevice",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "riops",
+                "throttleReadIOPSDevice",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "wiops",
+                "throttleWriteIOPSDevice",
+            ),
+        ] {
+            for (i, d) in list.iter().flatten().enumerate() {
+                out.push(w(
+                    "io",
+                    "io.max",
+                    format!("{}:{} {key}={}", d.major(), d.minor(), d.rate()),
+                    &f(&format!("{name}[{i}]")),
+                ));
+            }
+        }
+        if b.leaf_weight().is_some() {
+            return Err(Error::config(f("leafWeight"), "not supported on cgroup v2"));
+        }
+        return Ok(());
+    }
+    if let Some(wt) = b.weight().filter(|w| *w != 0) {
+        out.push(w("blkio", "blkio.weight", wt, &f("weight")));
+    }
+    if let Some(wt) = b.leaf_weight().filter(|w| *w != 0) {
+        out.push(w("blkio", "blkio.leaf_weight", wt, &f("leafWeight")));
+    }
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        if let Some(wt) = d.weight() {
+            out.push(w(
+                "blkio",
+                "blkio.weight_device",
+                format!("{}:{} {wt}", d.major(), d.minor()),
+                &f(&format!("weightDevice[{i}]")),
+            ));
+        }
+        if let Some(wt) = d.leaf_weight() {
+            out.push(w(
+                "blkio",
+                "blkio.leaf_weight_device",
+                format!("{}:{} {wt}", d.major(), d.minor()),
+                &f(&format!("weightDevice[{i}]")),
+            ));
+        }
+    }
+    for (list, file, name) in [
+        (
+            b.throttle_read_bps_device(),
+            "blkio.throttle.read_bps_device",
+            "throttleReadBpsDevice",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "blkio.throttle.write_bps_device",
+            "throttleWriteBpsDevice",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "blkio.throttle.read_iops_device",
+            "throttleReadIOPSDevice",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "blkio.throttle.write_iops_device",
+            "throttleWriteIOPSDevice",
+        ),
+    ] {
+        for (i, d) in list.iter().flatten().enumerate() {
+            out.push(w(
+                "blkio",
+                file,
+                format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                &f(&format!("{name}[{i}]")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The directory of `controller` among the container's cgroup directories: on v1 the
+/// hierarchy whose name lists it (`cpu,cpuacct` holds cpu), on v2 the one directory.
+pub fn dir_of<'a>(rec: &'a CgroupRecord, controller: &str) -> Option<&'a PathBuf> {
+    if rec.unified {
+        return rec.paths.first();
+    }
+    rec.paths.iter().find(|p| {
+        p.strip_prefix("/sys/fs/cgroup")
+            .ok()
+            .and_then(|rest| rest.components().next())
+            .and_then(|c| c.as_os_str().to_str())
+            .is_some_and(|h| h.split(',').any(|c| c == controller))
+    })
+}
+
+/// The controllers the v2 directory (or its nearest existing ancestor) can enable.
+fn v2_controllers(dir: &Path) -> Vec<String> {
+    let mut p = Some(dir);
+    while let Some(d) = p {
+        if let Ok(s) = fs::read_to_string(d.join("cgroup.controllers")) {
+            return s.split_whitespace().map(String::from).collect();
+        }
+        p = d.parent();
+    }
+    Vec::new()
+}
+
+/// Fails, naming the field, when the host lacks a controller a write needs. Called
+/// before anything is created.
+pub fn check_available(rec: &CgroupRecord, writes: &[Write]) -> Result<()> {
+    let v2 = if rec.unified {
+        rec.paths
+            .first()
+            .map(|d| v2_controllers(d))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for wr in writes {
+        let ok = if rec.unified {
+            wr.controller.is_empty() && wr.file.contains('.')
+                || v2.iter().any(|c| c == wr.controller)
+        } else {
+            dir_of(rec, wr.controller).is_some()
+        };
+        if !ok {
+            return Err(Error::config(
+                &wr.field,
+                format!(
+                    "the {} cgroup controller is not available on this host",
+                    if wr.controller.is_empty() {
+                        &wr.file
+                    } else {
+                        wr.controller
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes every file; on the first failure, puts back what was already written and
+/// fails naming the field: all or nothing.
+pub fn apply(rec: &CgroupRecord, writes: &[Write]) -> Result<()> {
+    let mut done: Vec<(PathBuf, String)> = Vec::new();
+    for wr in writes {
+        let Some(dir) = dir_of(rec, wr.controller) else {
+            rollback(&done);
+            return Err(Error::config(
+                &wr.field,
+                format!(
+                    "the {} cgroup controller is not available on this host",
+                    wr.controller
+                ),
+            ));
+        };
+        let path = dir.join(&wr.file);
+        let old = fs::read_to_string(&path).ok();
+        if let Err(e) = fs::write(&path, &wr.value) {
+            rollback(&done);
+            let why = match e.raw_os_error() {
+                Some(libc::ENOENT) => format!("{} does not exist on this host", path.display()),
+                _ => format!("write {:?} to {}: {e}", wr.value, path.display()),
+            };
+            return Err(Error::config(&wr.field, why));
+        }
+        // Files that list entries (weight_device, ifpriomap) and memsw ordering writes
+        // are not restored; the plain limits are.
+        if let Some(old) = old.filter(|o| !o.contains('\n') || o.lines().count() == 1) {
+            done.push((path, old.trim().to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn rollback(done: &[(PathBuf, String)]) {
+    for (path, old) in done.iter().rev() {
+        let _ = fs::write(path, old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn files(ws: &[Write]) -> Vec<(String, String)> {
+        ws.iter()
+            .map(|w| (w.file.clone(), w.value.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn runc_conversions() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+        assert_eq!(blkio_to_io_weight(1000), 10_000);
+    }
+
+    #[test]
+    fn v1_memory_orders_memsw_around_the_limit() {
+        let r = res(
+            r#"{"memory": {"limit": 1048576, "swap": 2097152, "reservation": 524288, "swappiness": 10, "disableOOMKiller": true}}"#,
+        );
+        assert_eq!(
+            files(&writes(&r, false).unwrap()),
+            [
+                ("memory.memsw.limit_in_bytes", "-1"),
+                ("memory.limit_in_bytes", "1048576"),
+                ("memory.memsw.limit_in_bytes", "2097152"),
+                ("memory.soft_limit_in_bytes", "524288"),
+                ("memory.swappiness", "10"),
+                ("memory.oom_control", "1"),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+    }
+
+    #[test]
+    fn v2_memory_and_cpu() {
+        let r = res(
+            r#"{"memory": {"limit": 1048576, "swap": 3145728}, "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0"}, "pids": {"limit": 0}}"#,
+        );
+        assert_eq!(
+            files(&writes(&r, true).unwrap()),
+            [
+                ("memory.max", "1048576"),
+                ("memory.swap.max", "2097152"),
+                ("cpuset.cpus", "0"),
+                ("cpu.weight", "39"),
+                ("cpu.max", "50000 100000"),
+                ("pids.max", "max"),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+    }
+
+    #[test]
+    fn negative_limits_name_their_field() {
+        let err = writes(&res(r#"{"memory": {"limit": -5}}"#), false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux.resources.memory.limit"), "{err}");
+        let err = writes(
+            &res(r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": -3}]}"#),
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("hugepageLimits[0].limit"), "{err}");
+    }
+
+    #[test]
+    fn swap_below_limit_is_refused() {
+        let err = writes(
+            &res(r#"{"memory": {"limit": 2000000, "swap": 1000000}}"#),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("memory.swap"), "{err}");
+    }
+
+    #[test]
+    fn v1_blkio_and_v2_io() {
+        let r = res(
+            r#"{"blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]}}"#,
+        );
+        assert_eq!(
+            files(&writes(&r, false).unwrap()),
+            [
+                ("blkio.weight", "500"),
+                ("blkio.throttle.read_bps_device", "8:0 1048576")
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert_eq!(
+            files(&writes(&r, true).unwrap()),
+            [("io.weight", "4950"), ("io.max", "8:0 rbps=1048576")]
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+    }
+
+    #[test]
+    fn unified_needs_v2_and_real_files() {
+        let r = res(r#"{"unified": {"memory.high": "1000000"}}"#);
+        assert!(writes(&r, false).is_err());
+        assert_eq!(
+            files(&writes(&r, true).unwrap()),
+            [("memory.high".to_string(), "1000000".to_string())]
+        );
+        let r = res(r#"{"unified": {"../escape": "1"}}"#);
+        assert!(writes(&r, true)
+            .unwrap_err()
+            .to_string()
+            .contains("unified.../escape"));
+    }
+
+    #[test]
+    fn v1_dir_of_a_comounted_controller() {
+        let rec = CgroupRecord {
+            paths: vec![
+                "/sys/fs/cgroup/cpu,cpuacct/hull/x".into(),
+                "/sys/fs/cgroup/memory/hull/x".into(),
+            ],
+            created: vec![],
+            unified: false,
+        };
+        assert_eq!(
+            dir_of(&rec, "cpuacct").unwrap(),
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/hull/x")
+        );
+        assert!(dir_of(&rec, "pids").is_none());
+    }
+}
