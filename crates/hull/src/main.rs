@@ -67,6 +67,14 @@ enum Command {
     Exec(commands::exec::Args),
     /// Show the processes running inside a container
     Ps(commands::ps::Args),
+    /// Suspend every process of a container
+    Pause(commands::pause::Args),
+    /// Resume a paused container
+    Resume(commands::resume::Args),
+    /// Update a container's resource limits
+    Update(commands::update::Args),
+    /// Show a container's resource usage, once (--stats) or every --interval
+    Events(commands::events::Args),
     /// Show the features this runtime supports
     Features(commands::features::Args),
 }
@@ -114,6 +122,10 @@ fn main() -> ExitCode {
         Command::Delete(a) => commands::delete::run(&root, a),
         Command::Exec(a) => commands::exec::run(&root, a),
         Command::Ps(a) => commands::ps::run(&root, a),
+        Command::Pause(a) => commands::pause::run(&root, a),
+        Command::Resume(a) => commands::resume::run(&root, a),
+        Command::Update(a) => commands::update::run(&root, a),
+        Command::Events(a) => commands::events::run(&root, a),
         Command::Features(a) => commands::features::run(a),
     };
     match result {

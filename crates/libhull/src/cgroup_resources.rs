@@ -495,6 +495,7 @@ pub fn dir_of<'a>(rec: &'a CgroupRecord, controller: &str) -> Option<&'a PathBuf
     if rec.unified {
         return rec.paths.first();
     }
+
     rec.paths.iter().find(|p| {
         p.strip_prefix("/sys/fs/cgroup")
             .ok()
@@ -591,6 +592,126 @@ fn rollback(done: &[(PathBuf, String)]) {
     }
 }
 
+/// The fields of `linux.resources`, for refusing unknown ones in `update -r`: a
+/// misspelt limit must not be silently ignored.
+fn known_fields(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "" => &[
+            "devices",
+            "memory",
+            "cpu",
+            "pids",
+            "blockIO",
+            "hugepageLimits",
+            "network",
+            "rdma",
+            "unified",
+        ],
+        "devices[]" => &["allow", "type", "major", "minor", "access"],
+        "memory" => &[
+            "limit",
+            "reservation",
+            "swap",
+            "kernel",
+            "kernelTCP",
+            "swappiness",
+            "disableOOMKiller",
+            "useHierarchy",
+            "checkBeforeUpdate",
+        ],
+        "cpu" => &[
+            "shares",
+            "quota",
+            "burst",
+            "period",
+            "realtimeRuntime",
+            "realtimePeriod",
+            "cpus",
+            "mems",
+            "idle",
+        ],
+        "pids" => &["limit"],
+        "blockIO" => &[
+            "weight",
+            "leafWeight",
+            "weightDevice",
+            "throttleReadBpsDevice",
+            "throttleWriteBpsDevice",
+            "throttleReadIOPSDevice",
+            "throttleWriteIOPSDevice",
+        ],
+        "blockIO.weightDevice[]" => &["major", "minor", "weight", "leafWeight"],
+        "blockIO.throttleReadBpsDevice[]"
+        | "blockIO.throttleWriteBpsDevice[]"
+        | "blockIO.throttleReadIOPSDevice[]"
+        | "blockIO.throttleWriteIOPSDevice[]" => &["major", "minor", "rate"],
+        "hugepageLimits[]" => &["pageSize", "limit"],
+        "network" => &["classID", "priorities"],
+        "network.priorities[]" => &["name", "priority"],
+        "rdma.*" => &["hcaHandles", "hcaObjects"],
+        _ => return None,
+    })
+}
+
+fn check_fields(v: &serde_json::Value, schema: &str, path: &str) -> Result<()> {
+    match v {
+        serde_json::Value::Object(map) => {
+            if schema == "unified" {
+                return Ok(());
+            }
+            let known = if schema == "rdma" {
+                None
+            } else {
+                known_fields(schema)
+            };
+            for (k, child) in map {
+                if let Some(known) = known {
+                    if !known.contains(&k.as_str()) {
+                        return Err(Error::config(format!("{path}{k}"), "unknown field"));
+                    }
+                }
+                let child_schema = match schema {
+                    "" => k.clone(),
+                    "rdma" => "rdma.*".to_string(),
+                    s => format!("{s}.{k}"),
+                };
+                check_fields(child, &child_schema, &format!("{path}{k}."))?;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let p = format!("{}[{i}].", path.trim_end_matches('.'));
+                check_fields(item, &format!("{schema}[]"), &p)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Parses a resources document (`hull update -r`): unknown fields and wrong types are
+/// errors naming their JSON path.
+pub fn parse_resources(text: &[u8]) -> Result<LinuxResources> {
+    let v: serde_json::Value = serde_json::from_slice(text).map_err(|e| Error::Config {
+        file: "resources".into(),
+        path: "$".into(),
+        msg: e.to_string(),
+    })?;
+    check_fields(&v, "", "").map_err(|e| match e {
+        Error::Config { path, msg, .. } => Error::Config {
+            file: "resources".into(),
+            path,
+            msg,
+        },
+        other => other,
+    })?;
+    serde_path_to_error::deserialize(v).map_err(|e| Error::Config {
+        file: "resources".into(),
+        path: e.path().to_string(),
+        msg: e.into_inner().to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,6 +724,31 @@ mod tests {
         ws.iter()
             .map(|w| (w.file.clone(), w.value.clone()))
             .collect()
+    }
+
+    #[test]
+    fn update_documents_with_unknown_fields_are_refused() {
+        let ok = parse_resources(br#"{"memory": {"limit": 1000}, "blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}, "unified": {"memory.high": "5"}}"#);
+        assert!(ok.is_ok(), "{ok:?}");
+        let err = parse_resources(br#"{"memory": {"limt": 1000}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("memory.limt") && err.contains("unknown field"),
+            "{err}"
+        );
+        let err =
+            parse_resources(br#"{"blockIO": {"throttleReadBpsDevice": [{"major": 8, "rte": 1}]}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("blockIO.throttleReadBpsDevice[0].rte"),
+            "{err}"
+        );
+        let err = parse_resources(br#"{"pids": {"limit": "many"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pids.limit"), "{err}");
     }
 
     #[test]

@@ -242,6 +242,35 @@ pub fn is_frozen(rec: &CgroupRecord) -> bool {
         })
 }
 
+/// Freezes (`true`) or thaws the container's cgroup and waits until the kernel says it
+/// is done: v1 `freezer.state`, v2 `cgroup.freeze` / `cgroup.events`.
+pub fn set_frozen(rec: &CgroupRecord, frozen: bool) -> Result<()> {
+    // (file to write, value, file to watch, the line that says it is done)
+    let (file, value, watch, done) = match (rec.unified, frozen) {
+        (true, true) => ("cgroup.freeze", "1", "cgroup.events", "frozen 1"),
+        (true, false) => ("cgroup.freeze", "0", "cgroup.events", "frozen 0"),
+        (false, true) => ("freezer.state", "FROZEN", "freezer.state", "FROZEN"),
+        (false, false) => ("freezer.state", "THAWED", "freezer.state", "THAWED"),
+    };
+    let dir = crate::cgroup_resources::dir_of(rec, "freezer").ok_or_else(|| {
+        Error::Status("the freezer cgroup controller is not available on this host".into())
+    })?;
+    for _ in 0..2000 {
+        write(&dir.join(file), value)?;
+        let now = fs::read_to_string(dir.join(watch))
+            .ctx(|| format!("read {}", dir.join(watch).display()))?;
+        if now.lines().any(|l| l.trim() == done) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(Error::Status(format!(
+        "the cgroup {} did not {} in time",
+        dir.display(),
+        if frozen { "freeze" } else { "thaw" }
+    )))
+}
+
 /// Removes the container's cgroups and every sub-cgroup made inside them (`exec
 /// --cgroup`, or the container's own nesting: all of it belongs to the container, as
 /// runc removes it), then the parents hull made. The processes must be gone; an

@@ -531,6 +531,13 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
 /// Kills whatever is left of the container, waits for it, removes its cgroups and
 /// state, and runs the poststop hooks.
 fn destroy(locked: Locked, st: &State) -> Result<()> {
+    // A frozen process only dies once thawed: kill everything, then thaw.
+    if cgroups::is_frozen(&st.cgroup) {
+        for pid in cgroups::procs(&st.cgroup)? {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        cgroups::set_frozen(&st.cgroup, false)?;
+    }
     if st.pid > 0 && state::process_alive(st.pid, st.pid_start) {
         if let Ok(pidfd) = sys::pidfd_open(st.pid) {
             if state::process_alive(st.pid, st.pid_start) {
@@ -540,7 +547,7 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
         }
     }
     // Without a pid namespace of its own, the container's other processes outlive its
-    // init: kill them too. A frozen cgroup must thaw for SIGKILL to land.
+    // init: kill them too.
     for _ in 0..100 {
         let pids = cgroups::procs(&st.cgroup)?;
         if pids.is_empty() {
@@ -740,4 +747,115 @@ fn drain(master: Option<&OwnedFd>, out: std::os::fd::BorrowedFd<'_>) {
 pub fn pids(root: &Root, id: &str) -> Result<Vec<i32>> {
     let st = root.load(id)?;
     cgroups::procs(&st.cgroup)
+}
+
+/// `hull pause`: freezes every process of a running container.
+pub fn pause(root: &Root, id: &str) -> Result<()> {
+    let locked = root.lock(id)?;
+    let mut st = locked.load()?;
+    match st.status(&locked.dir) {
+        Status::Running | Status::Created => {}
+        Status::Paused => return Err(Error::Status(format!("container {id} is already paused"))),
+        other => {
+            return Err(Error::Status(format!(
+                "container {id} is not running: {other}"
+            )))
+        }
+    }
+    cgroups::set_frozen(&st.cgroup, true)?;
+    st.status = Status::Paused;
+    locked.save(&st)
+}
+
+/// `hull resume`: thaws a paused container.
+pub fn resume(root: &Root, id: &str) -> Result<()> {
+    let locked = root.lock(id)?;
+    let mut st = locked.load()?;
+    if st.status(&locked.dir) != Status::Paused {
+        return Err(Error::Status(format!("container {id} is not paused")));
+    }
+    cgroups::set_frozen(&st.cgroup, false)?;
+    st.status = if locked.dir.join(EXEC_FIFO).exists() {
+        Status::Created
+    } else {
+        Status::Running
+    };
+    locked.save(&st)
+}
+
+/// `hull update`: new resource limits for a container, all applied or none.
+pub fn update(root: &Root, id: &str, res: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let locked = root.lock(id)?;
+    let st = locked.load()?;
+    if st.status(&locked.dir) == Status::Stopped {
+        return Err(Error::Status(format!("container {id} is stopped")));
+    }
+    // Errors name the field in the resources document, not in config.json.
+    let in_update = |e: Error| match e {
+        Error::Config { path, msg, .. } => Error::Config {
+            file: "resources".into(),
+            path: path.trim_start_matches("linux.resources.").to_string(),
+            msg,
+        },
+        other => other,
+    };
+    let writes = crate::cgroup_resources::writes(res, st.cgroup.unified).map_err(in_update)?;
+    crate::cgroup_resources::check_available(&st.cgroup, &writes).map_err(in_update)?;
+    if let Some(m) = res.memory() {
+        if let (Some(true), Some(limit)) = (m.check_before_update(), m.limit()) {
+            let usage = crate::cgroup_stats::stats(&st.cgroup)["memory"]["usage"]["usage"]
+                .as_i64()
+                .unwrap_or(0);
+            if limit > 0 && limit < usage {
+                return Err(Error::config(
+                    "linux.resources.memory.limit",
+                    format!("{limit} is below the current usage {usage} (checkBeforeUpdate)"),
+                ));
+            }
+        }
+    }
+    crate::cgroup_resources::apply(&st.cgroup, &writes).map_err(in_update)
+}
+
+/// One `events` record: `{"type": "stats", "id": .., "data": ..}` as runc prints it.
+pub fn stats(root: &Root, id: &str) -> Result<serde_json::Value> {
+    let st = root.load(id)?;
+    if st.status(&root.path().join(id)) == Status::Stopped {
+        return Err(Error::Status(format!("container {id} is not running")));
+    }
+    Ok(
+        serde_json::json!({"type": "stats", "id": id, "data": crate::cgroup_stats::stats(&st.cgroup)}),
+    )
+}
+
+/// `hull events`: calls `emit` with a stats record every `interval` and an `oom`
+/// record whenever the kernel OOM-kills a process of the container, until it stops.
+pub fn events(
+    root: &Root,
+    id: &str,
+    interval: std::time::Duration,
+    mut emit: impl FnMut(&serde_json::Value),
+) -> Result<()> {
+    let st = root.load(id)?;
+    let dir = root.path().join(id);
+    let mut ooms = crate::cgroup_stats::oom_kills(&st.cgroup);
+    let tick = std::time::Duration::from_millis(100).min(interval);
+    let mut next = std::time::Instant::now();
+    loop {
+        if st.status(&dir) == Status::Stopped || !dir.exists() {
+            return Ok(());
+        }
+        let now_ooms = crate::cgroup_stats::oom_kills(&st.cgroup);
+        if now_ooms > ooms {
+            ooms = now_ooms;
+            emit(&serde_json::json!({"type": "oom", "id": id}));
+        }
+        if std::time::Instant::now() >= next {
+            emit(
+                &serde_json::json!({"type": "stats", "id": id, "data": crate::cgroup_stats::stats(&st.cgroup)}),
+            );
+            next += interval;
+        }
+        std::thread::sleep(tick);
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod cgroup_devices;
 pub mod cgroup_resources;
+pub mod cgroup_stats;
 pub mod cgroups;
 pub mod container;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod log;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod signal;
 pub mod spec;

@@ -1,0 +1,13 @@
+use libhull::container;
+use libhull::state::Root;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Container id
+    pub id: String,
+}
+
+pub fn run(root: &Root, a: Args) -> anyhow::Result<u8> {
+    container::resume(root, &a.id)?;
+    Ok(0)
+}
