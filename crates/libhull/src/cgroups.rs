@@ -184,6 +184,35 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     write(&dir.join("cgroup.subtree_control"), &enable.join(" "))
 }
 
+/// On cgroup v2, the directory to clone the process straight into
+/// (`CLONE_INTO_CGROUP`): no window in which it runs outside its limits, and no write
+/// to cgroup.procs afterwards.
+pub fn clone_target(rec: &CgroupRecord) -> Option<std::os::fd::OwnedFd> {
+    if !rec.unified || rec.paths.len() != 1 {
+        return None;
+    }
+    fs::File::open(&rec.paths[0]).ok().map(Into::into)
+}
+
+/// `clone3` into the container's cgroup when the host allows it, else a plain
+/// `clone3` (the caller then joins with [`join`]). Returns whether it is in already.
+pub fn clone3_into(rec: &CgroupRecord, flags: u64) -> std::io::Result<(crate::sys::Fork, bool)> {
+    use std::os::fd::AsFd;
+    if let Some(fd) = clone_target(rec) {
+        match crate::sys::clone3(flags, Some(fd.as_fd())) {
+            Ok(f) => return Ok((f, true)),
+            // Kernels before 5.7, or a cgroup that cannot take processes directly.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::EBUSY)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    crate::sys::clone3(flags, None).map(|f| (f, false))
+}
+
 /// Moves `pid` into the container's cgroup in every hierarchy.
 pub fn join(rec: &CgroupRecord, pid: i32) -> Result<()> {
     for dir in &rec.paths {

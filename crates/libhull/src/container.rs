@@ -185,8 +185,8 @@ fn create_from(
     t.mark("state dir, cgroups, exec fifo");
     let (parent_end, child_end) = Channel::pair()?;
     let restore = ns.enter_for_clone(linux)?;
-    let forked = sys::clone3(ns.clone_flags, None);
-    if let Ok(Fork::Child) = forked {
+    let forked = cgroups::clone3_into(&cg, ns.clone_flags);
+    if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
         process::init(InitArgs {
             spec,
@@ -205,10 +205,11 @@ fn create_from(
         });
     }
     let left = restore.leave();
-    let (pid, pidfd) = match forked.map_err(|e| Error::sys("clone3 the container init", e))? {
-        Fork::Parent { pid, pidfd } => (pid, pidfd),
-        Fork::Child => unreachable!("the child never returns from init"),
-    };
+    let (pid, pidfd, in_cgroup) =
+        match forked.map_err(|e| Error::sys("clone3 the container init", e))? {
+            (Fork::Parent { pid, pidfd }, in_cgroup) => (pid, pidfd, in_cgroup),
+            (Fork::Child, _) => unreachable!("the child never returns from init"),
+        };
     undo.child = Some((pid, pidfd.try_clone().ctx(|| "dup pidfd".into())?));
     left?;
     t.mark("clone3");
@@ -219,7 +220,9 @@ fn create_from(
     if ns.new_user {
         namespaces::write_id_maps(pid, linux)?;
     }
-    cgroups::join(&cg, pid)?;
+    if !in_cgroup {
+        cgroups::join(&cg, pid)?;
+    }
     t.mark("cgroup join");
     let process_spec = spec
         .process()

@@ -268,8 +268,8 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     let (parent_end, child_end) = Channel::pair()?;
     let own = enter_for_children(pidfd.as_fd(), for_children)?;
-    let forked = sys::clone3(0, None);
-    if let Ok(Fork::Child) = forked {
+    let forked = cgroups::clone3_into(&cg, 0);
+    if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
         let res = exec_child(
             &child_end,
@@ -284,10 +284,11 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
         sys::exit_now(1);
     }
     leave(own)?;
-    let (pid, child_pidfd) = match forked.map_err(|e| Error::sys("clone3 the exec process", e))? {
-        Fork::Parent { pid, pidfd } => (pid, pidfd),
-        Fork::Child => unreachable!("the child never returns"),
-    };
+    let (pid, child_pidfd, in_cgroup) =
+        match forked.map_err(|e| Error::sys("clone3 the exec process", e))? {
+            (Fork::Parent { pid, pidfd }, in_cgroup) => (pid, pidfd, in_cgroup),
+            (Fork::Child, _) => unreachable!("the child never returns"),
+        };
     drop(child_end);
     drop(console);
     let kill_child = |e: Error| {
@@ -295,7 +296,9 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
         let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
         e
     };
-    cgroups::join(&cg, pid).map_err(kill_child)?;
+    if !in_cgroup {
+        cgroups::join(&cg, pid).map_err(kill_child)?;
+    }
     container::set_rlimits(pid, process).map_err(kill_child)?;
     parent_end.send(&Msg::Go).map_err(kill_child)?;
     // The child's end closes on a successful execve; a failure arrives as a message.
