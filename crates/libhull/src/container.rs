@@ -118,6 +118,8 @@ fn create_from(
     if let Some(p) = spec.process() {
         crate::security::check_lsm(p, true)?;
     }
+    crate::seccomp::prepare(spec)?;
+    crate::attributes::validate(spec)?;
     let ns = Plan::from_spec(linux)?;
     let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
     let limits = match linux.resources() {
@@ -154,6 +156,7 @@ fn create_from(
             .flatten()
             .map(|n| namespaces::proc_name(n.typ()).to_string())
             .collect(),
+        seccomp: linux.seccomp().clone(),
     };
     // Recorded before made: a crash from here on leaves what `delete --force` needs.
     locked.save(&st)?;

@@ -204,6 +204,7 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
         )));
     }
     crate::security::check_lsm(process, false)?;
+    crate::attributes::validate_process(process)?;
     // The pidfd pins the init: once it is open and the start time matches, the
     // namespaces it names are the container's.
     let pidfd = sys::pidfd_open(st.pid).ctx(|| format!("pidfd_open {}", st.pid))?;
@@ -271,14 +272,21 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     let forked = cgroups::clone3_into(&cg, 0);
     if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
-        let res = exec_child(
-            &child_end,
-            pidfd.as_fd(),
-            in_child,
-            process,
-            console.as_ref(),
-            o.preserve_fds,
-        );
+        // Built before the child joins the container's mount namespace: a notify
+        // filter's listenerPath is a path of the host.
+        let seccomp =
+            crate::seccomp::Filter::for_exec(st.seccomp.as_ref(), st.to_oci_json(Status::Running));
+        let res = seccomp.and_then(|seccomp| {
+            exec_child(
+                &child_end,
+                pidfd.as_fd(),
+                in_child,
+                process,
+                console.as_ref(),
+                o.preserve_fds,
+                seccomp,
+            )
+        });
         let Err(e) = res;
         let _ = child_end.send(&Msg::Error(e.to_string()));
         sys::exit_now(1);
@@ -369,6 +377,7 @@ fn exec_child(
     process: &Process,
     console: Option<&OwnedFd>,
     preserve_fds: u32,
+    seccomp: Option<crate::seccomp::Filter>,
 ) -> Result<std::convert::Infallible> {
     sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     match ch.recv()? {
@@ -411,7 +420,7 @@ fn exec_child(
     }
     let env = process::environment(process);
     let exe = process::find_executable(process, &env)?;
-    process::exec_process(process, &exe, &env, preserve_fds)
+    process::exec_process(process, &exe, &env, preserve_fds, seccomp)
 }
 
 /// uid and gid of a user name in the container's /etc/passwd.

@@ -75,7 +75,14 @@ pub fn features() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": CAPABILITIES,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": crate::seccomp::ACTIONS,
+                "operators": crate::seccomp::OPERATORS,
+                "archs": crate::seccomp::supported_archs(),
+                "knownFlags": crate::seccomp::KNOWN_FLAGS,
+                "supportedFlags": crate::seccomp::supported_flags()
+            },
             "apparmor": {"enabled": crate::security::apparmor_enabled()},
             "selinux": {"enabled": crate::security::selinux_enabled()},
             "intelRdt": {"enabled": false},

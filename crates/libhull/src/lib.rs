@@ -5,6 +5,7 @@
 //! kernel (namespaces, mounts, cgroups, security, hooks) and know the spec types, not
 //! each other where that can be avoided.
 
+pub mod attributes;
 pub mod cgroup_devices;
 pub mod cgroup_resources;
 pub mod cgroup_stats;

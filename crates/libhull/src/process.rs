@@ -143,8 +143,11 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
         nix::unistd::setsid().ctx(|| "setsid".into())?;
     }
 
+    crate::attributes::apply_linux(a.spec)?;
     let env = environment(process);
     let exe = find_executable(process, &env)?;
+    // Built now, so that `create` reports a failure; loaded at the very end.
+    let seccomp = crate::seccomp::Filter::for_init(a.spec, &state_json)?;
     a.channel.send(&Msg::Ready)?;
 
     // Block here until `hull start` opens the fifo for reading.
@@ -170,7 +173,7 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
             &state_json,
         )?;
     }
-    exec_process(process, &exe, &env, a.preserve_fds)
+    exec_process(process, &exe, &env, a.preserve_fds, seccomp)
 }
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -276,12 +279,14 @@ fn is_executable(p: &Path) -> bool {
 
 /// The last steps, in the order the kernel requires: cwd and umask while still root,
 /// the bounding set (needs CAP_SETPCAP), the user, the other capability sets,
-/// no_new_privs, then close every descriptor not passed on purpose and execve.
+/// no_new_privs, the seccomp filter, then close every descriptor not passed on purpose
+/// and execve.
 pub(crate) fn exec_process(
     process: &Process,
     exe: &Path,
     env: &[String],
     preserve_fds: u32,
+    seccomp: Option<crate::seccomp::Filter>,
 ) -> Result<Infallible> {
     nix::unistd::chdir(process.cwd())
         .ctx(|| format!("chdir to process.cwd {}", process.cwd().display()))?;
@@ -290,6 +295,7 @@ pub(crate) fn exec_process(
         user.umask().unwrap_or(0o022),
     ));
     security::apply_lsm(process)?;
+    crate::attributes::apply_process(process)?;
     let caps = CapMasks::from_spec(process.capabilities().as_ref());
     security::drop_bounding(caps.bounding)?;
     if process.terminal().unwrap_or(false) {
@@ -303,10 +309,21 @@ pub(crate) fn exec_process(
             ));
         }
     }
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let mut seccomp = seccomp;
+    // Without no_new_privs the kernel takes a filter only from CAP_SYS_ADMIN: load it
+    // before the user and capabilities change (runc and crun do the same).
+    if let Some(filter) = seccomp.take_if(|f| f.needs_privilege(no_new_privs, caps.effective)) {
+        filter.load()?;
+    }
     security::set_user(user, true)?;
     security::apply_caps(&caps)?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         security::set_no_new_privs()?;
+    }
+    // Last, so that the profile never forbids a step of hull's own.
+    if let Some(filter) = seccomp {
+        filter.load()?;
     }
     // CVE-2024-21626: nothing of hull's may survive execve.
     sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range".into())?;

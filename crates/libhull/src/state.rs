@@ -72,6 +72,9 @@ pub struct State {
     /// The namespaces of the container (names under /proc/<pid>/ns) that `exec` joins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
+    /// The container's seccomp profile, which `exec`'s processes get too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 impl State {
@@ -336,6 +339,7 @@ mod tests {
             poststop: Vec::new(),
             process: None,
             namespaces: Vec::new(),
+            seccomp: None,
         };
         locked.save(&st).unwrap();
         assert_eq!(root.load("c1").unwrap().id, "c1");
