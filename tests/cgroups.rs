@@ -229,28 +229,46 @@ fn blkio_throttle_and_device_rules() {
             got.contains(&format!("{}:{}", dev.0, dev.1)) && got.contains("1048576"),
             "{got}"
         );
-        // The default rules deny devices outside the allow list: /dev/kmsg's 1:11.
-        let out = env.hull(&[
-            "exec",
-            "--cap",
-            "CAP_MKNOD",
-            b.id(),
-            "sh",
-            "-c",
-            "mknod /tmp/kmsg c 1 11 && head -c 1 /tmp/kmsg",
-        ]);
-        assert!(
-            !out.status.success(),
-            "a device outside the allow list was readable"
-        );
-        let ok = env.hull(&["exec", b.id(), "sh", "-c", "head -c 4 /dev/urandom | wc -c"]);
-        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "4");
         env.hull_ok(&["delete", "-f", b.id()]);
     } else {
         // A tmpfs or a disk without a throttle: the error names the field.
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(err.contains("blockIO.throttleReadBpsDevice[0]"), "{err}");
     }
+}
+
+#[test]
+fn device_rules_deny_what_the_allow_list_lacks() {
+    let env = Env::new("cg_devices");
+    let b = with_resources(&env, json!({}), &["sleep", "100000"]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    // The default rules (v1 devices.deny/allow, v2 an eBPF program) deny devices
+    // outside the allow list: /dev/kmsg is 1:11.
+    // Opening it for writing, writing nothing, needs no capability.
+    let mknod = "mknod /dev/hullkmsg c 1 11 && : > /dev/hullkmsg";
+    let out = env.hull(&["exec", "--cap", "CAP_MKNOD", b.id(), "sh", "-c", mknod]);
+    assert!(
+        !out.status.success(),
+        "a device outside the allow list could be opened"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let ok = env.hull(&["exec", b.id(), "sh", "-c", "head -c 4 /dev/urandom | wc -c"]);
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "4");
+    // Without any rule, hull leaves device access as the host has it.
+    let b2 = env.bundle("b2");
+    b2.edit(|c| {
+        c["linux"]["resources"] = json!({});
+        c["root"]["readonly"] = false.into();
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = json!(["CAP_MKNOD"]);
+        }
+    });
+    b2.set_args(&["sh", "-c", mknod]);
+    let out = env.hull(&["run", "-b", b2.path_str(), b2.id()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Operation not permitted"), "{err}");
+    env.hull_ok(&["delete", "-f", b.id()]);
 }
 
 #[test]

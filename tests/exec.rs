@@ -52,10 +52,24 @@ fn exec_joins_every_namespace_of_the_init() {
     // Born in the pid namespace: not pid 1, but a pid of that namespace.
     let own: i64 = lines.next().unwrap().parse().unwrap();
     assert!(own > 1);
-    // And in the container's cgroup.
-    let cg = exec_out(&env, b.id(), &["cat /proc/self/cgroup"]);
+    // And in the container's cgroup, as the host sees it (inside, a cgroup namespace
+    // may show it as /).
+    let p = env.dir().join("exec.pid");
+    let pf = p.to_str().unwrap();
+    env.hull_ok(&["exec", "-d", "--pid-file", pf, b.id(), "sleep", "100"]);
+    let exec_pid = std::fs::read_to_string(&p).unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{exec_pid}/cgroup")).unwrap();
     assert!(cg.contains(&env.cgroup_path(b.id())), "{cg}");
     env.hull_ok(&["delete", "-f", b.id()]);
+}
+
+/// The container's cgroup directories: v1 hierarchies, or the one v2 directory.
+fn cgroup_dirs(env: &Env, id: &str) -> Vec<PathBuf> {
+    if common::is_cgroup2_unified() {
+        let d = PathBuf::from("/sys/fs/cgroup").join(env.cgroup_path(id).trim_start_matches('/'));
+        return if d.is_dir() { vec![d] } else { vec![] };
+    }
+    cgroup_v1_dirs(&env.cgroup_path(id))
 }
 
 #[test]
@@ -193,12 +207,26 @@ fn sub_cgroup_flag() {
     let env = Env::new("exec_cgroup");
     let b = running(&env);
     // Not in cpuset: a new v1 cpuset cgroup has no cpus until someone gives it some.
-    for d in cgroup_v1_dirs(&env.cgroup_path(b.id())) {
+    for d in cgroup_dirs(&env, b.id()) {
         if !d.starts_with("/sys/fs/cgroup/cpuset") {
             std::fs::create_dir(d.join("sub")).unwrap();
         }
     }
-    let out = exec_out(&env, b.id(), &["--cgroup", "sub", "cat /proc/self/cgroup"]);
+    let p = env.dir().join("exec.pid");
+    let pf = p.to_str().unwrap();
+    env.hull_ok(&[
+        "exec",
+        "-d",
+        "--cgroup",
+        "sub",
+        "--pid-file",
+        pf,
+        b.id(),
+        "sleep",
+        "100",
+    ]);
+    let exec_pid = std::fs::read_to_string(&p).unwrap();
+    let out = std::fs::read_to_string(format!("/proc/{exec_pid}/cgroup")).unwrap();
     assert!(
         out.contains(&format!("{}/sub", env.cgroup_path(b.id()))),
         "{out}"
@@ -207,7 +235,7 @@ fn sub_cgroup_flag() {
     assert_eq!(bad.status.code(), Some(1));
     // delete removes the sub-cgroups with the container's own.
     env.hull_ok(&["delete", "-f", b.id()]);
-    assert!(cgroup_v1_dirs(&env.cgroup_path(b.id())).is_empty());
+    assert!(cgroup_dirs(&env, b.id()).is_empty());
 }
 
 #[test]

@@ -52,13 +52,16 @@ fn set_namespaces(b: &Bundle, list: Value) {
     b.edit(|c| c["linux"]["namespaces"] = list);
 }
 
-/// Adds a new namespace of type `t` to the bundle's list.
+/// Adds a new namespace of type `t` to the bundle's list, unless the default spec
+/// has it already (on a cgroup v2 host it has a cgroup namespace, as runc's).
 fn add_namespace(b: &Bundle, t: &str) {
     b.edit(|c| {
-        c["linux"]["namespaces"]
+        let list = c["linux"]["namespaces"]
             .as_array_mut()
-            .expect("linux.namespaces is a list")
-            .push(json!({ "type": t }))
+            .expect("linux.namespaces is a list");
+        if !list.iter().any(|n| n["type"] == t) {
+            list.push(json!({ "type": t }))
+        }
     });
 }
 

@@ -238,6 +238,15 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
         insn(LDX_W, 5, 1, 8, 0),
     ];
     for r in rules.iter().rev() {
+        // A rule for every device and every access always matches: the rules before
+        // it, and the default, can never be reached, and the verifier refuses
+        // unreachable instructions.
+        let matches_all = r.kind == 'a' && access_bits(&r.access) == 7;
+        if matches_all {
+            p.push(insn(MOV64_K, 0, 0, 0, i32::from(r.allow)));
+            p.push(insn(EXIT, 0, 0, 0, 0));
+            return p;
+        }
         let mut block = Vec::new();
         // Each check jumps to the end of this block ("next rule") when it fails; the
         // offsets are filled in once the block's length is known.
@@ -467,6 +476,27 @@ mod tests {
             "read+write asks for a denied bit"
         );
         assert_eq!(run(&p, B, W, 8, 0), 1, "other devices untouched");
+    }
+
+    #[test]
+    fn nothing_follows_a_rule_that_matches_everything() {
+        // The verifier refuses unreachable code: the catch-all must end the program.
+        let p = program(&[
+            rule(false, 'a', None, None, "rwm"),
+            rule(true, 'c', Some(1), Some(3), "rwm"),
+        ]);
+        let last_exit = p.iter().rposition(|i| i.code == EXIT).unwrap();
+        assert_eq!(last_exit, p.len() - 1);
+        let exits = p.iter().filter(|i| i.code == EXIT).count();
+        assert_eq!(
+            exits, 2,
+            "the allow rule and the catch-all deny, no default tail"
+        );
+        assert_eq!(run(&p, C, R, 1, 3), 1);
+        assert_eq!(run(&p, C, R, 1, 5), 0);
+        let p = program(&[rule(true, 'a', None, None, "rwm")]);
+        assert_eq!(p.len(), 8);
+        assert_eq!(run(&p, B, W, 8, 0), 1);
     }
 
     #[test]

@@ -45,9 +45,19 @@ pub struct InitArgs<'a> {
 /// The init's whole life. Reports any error to the parent and exits 1.
 pub fn init(args: InitArgs<'_>) -> ! {
     let Err(e) = run_init(&args);
-    let _ = args.channel.send(&Msg::Error(e.to_string()));
+    if READY.load(std::sync::atomic::Ordering::Relaxed) {
+        // `create` has returned: nobody reads the channel any more. The process's own
+        // stderr is the only place left to say what went wrong.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "hull: container init: {e}");
+    } else {
+        let _ = args.channel.send(&Msg::Error(e.to_string()));
+    }
     sys::exit_now(1)
 }
+
+/// Set once the init has told the parent it is ready.
+static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
     for fd in &a.close_fds {
@@ -149,6 +159,7 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
     // Built now, so that `create` reports a failure; loaded at the very end.
     let seccomp = crate::seccomp::Filter::for_init(a.spec, &state_json)?;
     a.channel.send(&Msg::Ready)?;
+    READY.store(true, std::sync::atomic::Ordering::Relaxed);
 
     // Block here until `hull start` opens the fifo for reading.
     let mut fifo = std::fs::OpenOptions::new()

@@ -176,6 +176,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
 pub fn default_spec_json(rootless: bool) -> Result<String> {
     let mut v: serde_json::Value =
         serde_json::from_str(DEFAULT_SPEC).map_err(|e| Error::Usage(e.to_string()))?;
+    // runc gives containers a cgroup namespace by default on a pure cgroup v2 host.
+    if crate::cgroups::layout() == crate::cgroups::Layout::Unified {
+        if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+            ns.push(serde_json::json!({"type": "cgroup"}));
+        }
+    }
     if rootless {
         make_rootless(&mut v);
     }
