@@ -33,5 +33,7 @@ step cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets -- -D warnings
 step cargo test --workspace
 cargo test --workspace
+step "vm/run-cgroup2-tests.sh (the cgroup tests on pure cgroup v2, in a qemu guest)"
+"$here/../vm/run-cgroup2-tests.sh"
 echo
 echo "test: all passed"
