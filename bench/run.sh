@@ -82,9 +82,10 @@ if [ -z "${HULL_BENCH_IN_NAMESPACE:-}" ]; then
     require_root
     install_missing
     ensure_cargo
-    log "building hull (cargo build --release)"
-    (cd "$repo" && cargo build --release --quiet)
-    [ -x "$repo/target/release/hull" ] || die "no $repo/target/release/hull after the build"
+    log "building hull (scripts/build-release.sh: static, non-PIE)"
+    hull_bin=$("$repo/scripts/build-release.sh")
+    [ -x "$hull_bin" ] || die "no $hull_bin after the build"
+    export HULL_BENCH_BIN=$hull_bin
     HULL_BENCH_IN_NAMESPACE=1 exec unshare --mount --propagation private "$here/run.sh" "$@"
 fi
 
@@ -92,7 +93,7 @@ fi
 # Phase 2, in the private mount namespace.
 
 declare -A bin=(
-    [hull]=$repo/target/release/hull
+    [hull]=$HULL_BENCH_BIN
     [runc]=$(command -v runc)
     [crun]=$(command -v crun)
 )

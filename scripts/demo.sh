@@ -14,8 +14,7 @@ require_root
 ensure_cargo
 
 cd "$repo"
-cargo build --release
-hull=$repo/target/release/hull
+hull=$("$here/build-release.sh")
 
 tmp=$(mktemp -d /tmp/hull-demo.XXXXXX)
 id=demo-$RANDOM$RANDOM

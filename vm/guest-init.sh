@@ -37,7 +37,8 @@ mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts || fail "mount /dev/pts"
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
 mount -t mqueue -o nosuid,nodev,noexec mqueue /dev/mqueue || fail "mount /dev/mqueue"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp || fail "mount /tmp"
+# /tmp stays the overlay's: writable (tmpfs upper) and still showing the host's /tmp,
+# where CI may have cloned the repo.
 mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run || fail "mount /run"
 # nsdelegate and memory_recursiveprot: what systemd mounts cgroup2 with.
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||

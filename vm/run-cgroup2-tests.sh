@@ -204,13 +204,13 @@ console_filter() {
     sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1b[a-zA-Z]//g'
 }
 
-# The guest mounts tmpfs on these, hiding whatever the host has there.
+# The guest mounts its own file systems on these, hiding whatever the host has there.
 check_visible_in_guest() {
     local path
     for path in "$@"; do
         case $(realpath -m "$path")/ in
-            /tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
-                die "$path is hidden in the guest (it mounts its own /tmp, /run, /proc, /sys, /dev): move the repo elsewhere" ;;
+            /run/* | /proc/* | /sys/* | /dev/*)
+                die "$path is hidden in the guest (it mounts its own /run, /proc, /sys, /dev): move the repo elsewhere" ;;
         esac
     done
 }
