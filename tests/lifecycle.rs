@@ -201,6 +201,10 @@ fn list_shows_every_container_in_table_and_json() {
         ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
     );
     for id in &ids {
+        // runc names the owner of the state directory: root here.
+        assert!(table
+            .lines()
+            .any(|l| l.starts_with(id.as_str()) && l.ends_with("root")));
         assert!(table
             .lines()
             .any(|l| l.starts_with(id.as_str()) && l.contains("created")));

@@ -149,6 +149,10 @@ fn create_from(
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup: cg.clone(),
         poststop: hooks_of(spec, |h| h.poststop().clone()),
+    };
+    // Recorded before made: a crash from here on leaves what `delete --force` needs.
+    locked.save(&st)?;
+    locked.save_exec(&state::ExecSpec {
         process: spec.process().clone(),
         namespaces: linux
             .namespaces()
@@ -157,9 +161,7 @@ fn create_from(
             .map(|n| namespaces::proc_name(n.typ()).to_string())
             .collect(),
         seccomp: linux.seccomp().clone(),
-    };
-    // Recorded before made: a crash from here on leaves what `delete --force` needs.
-    locked.save(&st)?;
+    })?;
     undo.cgroup = Some(cg.clone());
     cgroups::create(&cg)?;
     crate::cgroup_resources::apply(&cg, &limits)?;
@@ -462,12 +464,32 @@ pub fn list(root: &Root) -> Result<Vec<(State, Status)>> {
     let mut out = Vec::new();
     for id in root.list()? {
         // A directory being created or deleted right now is skipped.
-        if let Ok(st) = root.load(&id) {
-            let status = st.status(&root.path().join(&id));
+        if let Ok(mut st) = root.load(&id) {
+            let dir = root.path().join(&id);
+            let status = st.status(&dir);
+            // runc's list names the owner of the state directory.
+            st.owner = owner_name(&dir);
             out.push((st, status));
         }
     }
     Ok(out)
+}
+
+/// The user name (from /etc/passwd) or uid owning `path`.
+fn owner_name(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = fs::metadata(path).map(|m| m.uid()) else {
+        return String::new();
+    };
+    fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
 }
 
 /// `hull kill`: a signal to the init, or with `all` to every process in the cgroup.

@@ -239,7 +239,8 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
 
     let mut for_children = CloneFlags::empty();
     let mut in_child = CloneFlags::empty();
-    for name in &st.namespaces {
+    let exec_spec = root.load_exec(&o.id)?;
+    for name in &exec_spec.namespaces {
         let f = ns_flag(name);
         if name == "pid" || name == "time" {
             for_children |= f;
@@ -274,8 +275,10 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
         drop(parent_end);
         // Built before the child joins the container's mount namespace: a notify
         // filter's listenerPath is a path of the host.
-        let seccomp =
-            crate::seccomp::Filter::for_exec(st.seccomp.as_ref(), st.to_oci_json(Status::Running));
+        let seccomp = crate::seccomp::Filter::for_exec(
+            exec_spec.seccomp.as_ref(),
+            st.to_oci_json(Status::Running),
+        );
         let res = seccomp.and_then(|seccomp| {
             exec_child(
                 &child_end,

@@ -43,6 +43,22 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// What `exec` needs of the container's config, kept apart from [`State`] in
+/// `exec.json` so that `state` and `list` read small files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecSpec {
+    /// The container's process, the base of what `exec` runs.
+    pub process: Option<oci_spec::runtime::Process>,
+    /// The namespaces of the container (names under /proc/<pid>/ns) that `exec` joins.
+    pub namespaces: Vec<String>,
+    /// The container's seccomp profile, which `exec`'s processes get too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+}
+
+const EXEC_FILE: &str = "exec.json";
+
 /// What hull keeps of a container between commands.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,15 +82,6 @@ pub struct State {
     /// Hooks `delete` runs after the container is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<Hook>,
-    /// The container's process, the base of what `exec` runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process: Option<oci_spec::runtime::Process>,
-    /// The namespaces of the container (names under /proc/<pid>/ns) that `exec` joins.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub namespaces: Vec<String>,
-    /// The container's seccomp profile, which `exec`'s processes get too.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 impl State {
@@ -86,6 +93,7 @@ impl State {
         if self.pid <= 0 || !process_alive(self.pid, self.pid_start) {
             return Status::Stopped;
         }
+        // Frozen by `hull pause` or by anyone else: runc reads the freezer too.
         if crate::cgroups::is_frozen(&self.cgroup) {
             return Status::Paused;
         }
@@ -223,6 +231,23 @@ impl Root {
     }
 }
 
+impl Root {
+    /// Reads what `exec` needs of a container's config.
+    pub fn load_exec(&self, id: &str) -> Result<ExecSpec> {
+        validate_id(id)?;
+        let path = self.dir.join(id).join(EXEC_FILE);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.into()))
+            }
+            Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
+        };
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Status(format!("{}: corrupt: {e}", path.display())))
+    }
+}
+
 fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
     let fd: OwnedFd = match fs::File::open(&dir) {
         Ok(f) => f.into(),
@@ -286,6 +311,13 @@ impl Locked {
         fs::rename(&tmp, &path).ctx(|| format!("rename to {}", path.display()))
     }
 
+    /// Writes `exec.json` (once, at create).
+    pub fn save_exec(&self, spec: &ExecSpec) -> Result<()> {
+        let path = self.dir.join(EXEC_FILE);
+        let data = serde_json::to_vec(spec).map_err(|e| Error::Status(e.to_string()))?;
+        fs::write(&path, data).ctx(|| format!("write {}", path.display()))
+    }
+
     /// Removes the state directory (the lock goes with it when `self` drops).
     pub fn remove(self) -> Result<()> {
         match fs::remove_dir_all(&self.dir) {
@@ -337,9 +369,6 @@ mod tests {
             annotations: HashMap::new(),
             cgroup: CgroupRecord::default(),
             poststop: Vec::new(),
-            process: None,
-            namespaces: Vec::new(),
-            seccomp: None,
         };
         locked.save(&st).unwrap();
         assert_eq!(root.load("c1").unwrap().id, "c1");

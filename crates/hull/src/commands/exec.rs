@@ -65,7 +65,7 @@ pub fn run(root: &Root, a: Args) -> anyhow::Result<u8> {
         Some(path) => exec::load_process(path)?,
         None => {
             let base = root
-                .load(&a.id)?
+                .load_exec(&a.id)?
                 .process
                 .ok_or_else(|| anyhow::anyhow!("container {} has no process spec", a.id))?;
             let flags = ProcessFlags {
