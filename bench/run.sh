@@ -241,7 +241,8 @@ version_of() {
 }
 for rt in "${runtimes[@]}"; do
     path=$(readlink -f "${bin[$rt]}")
-    libs=$(ldd "$path" 2>/dev/null | awk '/=>/ { print $1 }' | sort | paste -sd, -)
+    # ldd fails on a static executable: no shared libraries then.
+    libs=$( (ldd "$path" 2>/dev/null || true) | awk '/=>/ { print $1 }' | sort | paste -sd, -)
     jq -n --arg rt "$rt" --arg version "$(version_of "$rt")" --arg path "$path" \
         --argjson size "$(stat -c %s "$path")" --arg libs "$libs" \
         '{runtime: $rt, version: $version, path: $path, size_bytes: $size,

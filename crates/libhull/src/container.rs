@@ -462,34 +462,44 @@ pub fn state(root: &Root, id: &str) -> Result<serde_json::Value> {
 /// `hull list`: every container's state.
 pub fn list(root: &Root) -> Result<Vec<(State, Status)>> {
     let mut out = Vec::new();
+    let mut owners = Owners::default();
     for id in root.list()? {
         // A directory being created or deleted right now is skipped.
         if let Ok(mut st) = root.load(&id) {
             let dir = root.path().join(&id);
             let status = st.status(&dir);
             // runc's list names the owner of the state directory.
-            st.owner = owner_name(&dir);
+            st.owner = owners.of(&dir);
             out.push((st, status));
         }
     }
     Ok(out)
 }
 
-/// The user name (from /etc/passwd) or uid owning `path`.
-fn owner_name(path: &Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(uid) = fs::metadata(path).map(|m| m.uid()) else {
-        return String::new();
-    };
-    fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
+/// User names of state directory owners, /etc/passwd read once per `list`.
+#[derive(Default)]
+struct Owners {
+    passwd: Option<String>,
+}
+
+impl Owners {
+    /// The user name (from /etc/passwd) or uid owning `path`.
+    fn of(&mut self, path: &Path) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(uid) = fs::metadata(path).map(|m| m.uid()) else {
+            return String::new();
+        };
+        let passwd = self
+            .passwd
+            .get_or_insert_with(|| fs::read_to_string("/etc/passwd").unwrap_or_default());
+        passwd
+            .lines()
+            .find_map(|l| {
                 let f: Vec<&str> = l.split(':').collect();
                 (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
             })
-        })
-        .unwrap_or_else(|| uid.to_string())
+            .unwrap_or_else(|| uid.to_string())
+    }
 }
 
 /// `hull kill`: a signal to the init, or with `all` to every process in the cgroup.
