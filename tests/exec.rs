@@ -649,3 +649,87 @@ fn two_hundred_execs_leave_nothing_behind() {
     );
     env.hull_ok(&["delete", "-f", b.id()]);
 }
+
+/// A container with every namespace type new, a user namespace among them.
+fn running_in_every_namespace(env: &Env) -> Bundle {
+    let b = env.bundle("b");
+    b.edit(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for t in ["user", "cgroup", "time"] {
+            if !list.iter().any(|n| n["type"] == t) {
+                list.push(json!({ "type": t }));
+            }
+        }
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    // Root of the user namespace must own its rootfs.
+    let ok = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "chown the rootfs");
+    b.set_args(&["sleep", "100000"]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    b
+}
+
+#[test]
+fn exec_joins_a_user_namespace_first_and_every_other_one() {
+    let env = Env::new("exec_userns");
+    let b = running_in_every_namespace(&env);
+    let pid = init_pid(&env, b.id());
+    let names = ["user", "cgroup", "time", "pid", "mnt", "net", "uts", "ipc"];
+    let script = "for n in user cgroup time pid mnt net uts ipc; do readlink /proc/self/ns/$n; done; id -u; cat /proc/self/uid_map";
+    let out = exec_out(&env, b.id(), &[script]);
+    let mut lines = out.lines();
+    for n in names {
+        assert_eq!(lines.next().unwrap(), common::ns_inode(pid, n), "{n}");
+    }
+    assert_eq!(lines.next(), Some("0"), "root inside the user namespace");
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+    // As the host sees it, the exec'd process runs as the mapped uid.
+    let p = env.dir().join("exec.pid");
+    env.hull_ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        p.to_str().unwrap(),
+        b.id(),
+        "sleep",
+        "100",
+    ]);
+    let exec_pid = std::fs::read_to_string(&p).unwrap();
+    let status = common::read_proc_status(&exec_pid);
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t100000\t")),
+        "{status}"
+    );
+    env.hull_ok(&["delete", "-f", b.id()]);
+}
+
+#[test]
+fn foreground_exec_forwards_signals_to_its_process() {
+    let env = Env::new("exec_signals");
+    let b = running(&env);
+    let script = "trap 'exit 42' TERM; touch /tmp/exec-ready; while true; do sleep 0.1; done";
+    let mut child = env
+        .command(&["exec", b.id(), "sh", "-c", script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = b.rootfs().join("tmp/exec-ready");
+    assert!(wait_for(|| ready.exists(), Duration::from_secs(10)));
+    // Our own child, by pid: the foreground hull passes SIGTERM on to the process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+    // The container itself is untouched.
+    let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
+    assert_eq!(st["status"], "running");
+    env.hull_ok(&["delete", "-f", b.id()]);
+}
