@@ -15,9 +15,10 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "hull: an OCI container runtime (runc-compatible)"
 )]
 struct Cli {
-    /// Root directory for storage of container state
-    #[arg(long, global = true, default_value = "/run/hull")]
-    root: PathBuf,
+    /// Root directory for storage of container state (default /run/hull, or
+    /// $XDG_RUNTIME_DIR/hull when not root)
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Log file (default: stderr)
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -79,6 +80,20 @@ enum Command {
     Features(commands::features::Args),
 }
 
+/// runc's default state root: /run/hull for root; for anyone else their runtime
+/// directory, which they own.
+fn default_root() -> PathBuf {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 {
+        return PathBuf::from("/run/hull");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("hull"),
+        _ => PathBuf::from(format!("/tmp/hull-{euid}")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -106,7 +121,7 @@ fn main() -> ExitCode {
         LogFormat::Json => libhull::log::Format::Json,
     };
     libhull::log::init(cli.log.clone(), format, cli.debug);
-    let root = libhull::state::Root::new(&cli.root);
+    let root = libhull::state::Root::new(&cli.root.clone().unwrap_or_else(default_root));
     if cli.systemd_cgroup && matches!(cli.command, Command::Create(_) | Command::Run(_)) {
         eprintln!("hull: --systemd-cgroup: the systemd cgroup driver is not supported yet");
         return ExitCode::from(1);

@@ -136,6 +136,12 @@ pub fn apply(rec: &crate::cgroups::CgroupRecord, rules: &[Rule]) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
+    if rec.paths.is_empty() {
+        return Err(Error::config(
+            "linux.resources.devices",
+            "this container has no cgroup (no cgroup is delegated to this user)",
+        ));
+    }
     match crate::cgroup_resources::dir_of(rec, "devices") {
         Some(dir) if rec.unified => apply_v2(dir, rules),
         Some(dir) => apply_v1(dir, rules),

@@ -520,6 +520,14 @@ fn v2_controllers(dir: &Path) -> Vec<String> {
 /// Fails, naming the field, when the host lacks a controller a write needs. Called
 /// before anything is created.
 pub fn check_available(rec: &CgroupRecord, writes: &[Write]) -> Result<()> {
+    if rec.paths.is_empty() {
+        if let Some(wr) = writes.first() {
+            return Err(Error::config(
+                &wr.field,
+                "this container has no cgroup (no cgroup is delegated to this user)",
+            ));
+        }
+    }
     let v2 = if rec.unified {
         rec.paths
             .first()

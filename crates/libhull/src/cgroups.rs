@@ -141,6 +141,47 @@ pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupRecord> {
     Ok(rec)
 }
 
+/// Without root, hull can use only cgroups delegated to the user. When a directory of
+/// the plan cannot be made or joined, the container goes without cgroups (runc's
+/// rootless mode does the same when no limit is asked for).
+pub fn without_root_if_not_delegated(rec: CgroupRecord) -> CgroupRecord {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return rec;
+    }
+    let writable = |p: &Path| {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: c is a NUL-terminated path.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    };
+    let ok = rec.paths.iter().all(|dir| {
+        let mut p = dir.as_path();
+        while !p.exists() {
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => return false,
+            }
+        }
+        if p == dir {
+            writable(&dir.join("cgroup.procs"))
+        } else {
+            writable(p)
+        }
+    });
+    if ok {
+        rec
+    } else {
+        crate::log::debug("no delegated cgroup for this user: the container has none");
+        CgroupRecord {
+            unified: rec.unified,
+            ..Default::default()
+        }
+    }
+}
+
 /// Makes the directories the plan recorded as missing. On v2, each directory hull
 /// makes above the container's own passes every controller it has down to its
 /// children (`cgroup.subtree_control`), so the container's cgroup can be limited.

@@ -121,7 +121,10 @@ fn create_from(
     crate::seccomp::prepare(spec)?;
     crate::attributes::validate(spec)?;
     let ns = Plan::from_spec(linux)?;
-    let cg = cgroups::plan(linux.cgroups_path().as_deref(), &opts.id)?;
+    let cg = cgroups::without_root_if_not_delegated(cgroups::plan(
+        linux.cgroups_path().as_deref(),
+        &opts.id,
+    )?);
     let limits = match linux.resources() {
         Some(r) => crate::cgroup_resources::writes(r, cg.unified)?,
         None => Vec::new(),

@@ -293,14 +293,46 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
 }
 
 /// Writes the child's uid and gid maps (from the parent, which has the rights to).
+///
+/// Without root, the kernel lets a user map only their own uid and gid, one id each,
+/// and only after `setgroups` is denied in the namespace (else a user could drop a
+/// group that restricts them); anything more goes through the setuid helpers
+/// `newuidmap` / `newgidmap`, which check /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
-    for (file, maps) in [
-        ("uid_map", linux.uid_mappings()),
-        ("gid_map", linux.gid_mappings()),
+    // SAFETY: geteuid and getegid cannot fail.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let own_only = |maps: &[LinuxIdMapping], id: u32| {
+        maps.len() == 1 && maps[0].host_id() == id && maps[0].size() == 1
+    };
+    for (file, maps, own, helper) in [
+        ("uid_map", linux.uid_mappings(), euid, "newuidmap"),
+        ("gid_map", linux.gid_mappings(), egid, "newgidmap"),
     ] {
-        if let Some(maps) = maps {
-            let path = format!("/proc/{pid}/{file}");
+        let Some(maps) = maps else { continue };
+        let path = format!("/proc/{pid}/{file}");
+        if euid == 0 || own_only(maps, own) {
+            if euid != 0 && file == "gid_map" {
+                let sg = format!("/proc/{pid}/setgroups");
+                fs::write(&sg, "deny").ctx(|| format!("write {sg}"))?;
+            }
             fs::write(&path, id_map_text(maps)).ctx(|| format!("write {path}"))?;
+            continue;
+        }
+        let mut cmd = std::process::Command::new(helper);
+        cmd.arg(pid.to_string());
+        for m in maps {
+            cmd.args([m.container_id(), m.host_id(), m.size()].map(|v| v.to_string()));
+        }
+        let out = cmd.output().map_err(|e| {
+            Error::Usage(format!(
+                "{helper} (from the uidmap package) is needed for these mappings: {e}"
+            ))
+        })?;
+        if !out.status.success() {
+            return Err(Error::Usage(format!(
+                "{helper}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
     }
     Ok(())

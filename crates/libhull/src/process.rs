@@ -327,7 +327,22 @@ pub(crate) fn exec_process(
     if let Some(filter) = seccomp.take_if(|f| f.needs_privilege(no_new_privs, caps.effective)) {
         filter.load()?;
     }
-    security::set_user(user, true)?;
+    // A user namespace made without root has setgroups denied (see
+    // namespaces::write_id_maps): keep the groups it has then.
+    let setgroups =
+        std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    if !setgroups
+        && user
+            .additional_gids()
+            .as_ref()
+            .is_some_and(|g| !g.is_empty())
+    {
+        return Err(Error::config(
+            "process.user.additionalGids",
+            "setgroups is denied in this user namespace (rootless without newgidmap)",
+        ));
+    }
+    security::set_user(user, setgroups)?;
     security::apply_caps(&caps)?;
     if no_new_privs {
         security::set_no_new_privs()?;
