@@ -133,9 +133,24 @@ pub fn validate(spec: &Spec) -> Result<()> {
             ("linux.uidMappings", linux.uid_mappings()),
             ("linux.gidMappings", linux.gid_mappings()),
         ] {
-            for (i, m) in maps.iter().flatten().enumerate() {
+            let list: &[oci_spec::runtime::LinuxIdMapping] = maps.as_deref().unwrap_or_default();
+            for (i, m) in list.iter().enumerate() {
                 if m.size() == 0 {
                     return Err(Error::config(format!("{field}[{i}].size"), "must not be 0"));
+                }
+                // The kernel refuses overlapping ranges, on either side of the map.
+                let end = |start: u32| u64::from(start) + u64::from(m.size());
+                for (j, o) in list[..i].iter().enumerate() {
+                    let o_end = |start: u32| u64::from(start) + u64::from(o.size());
+                    let overlap = |a: u32, b: u32| u64::from(a) < o_end(b) && u64::from(b) < end(a);
+                    if overlap(m.container_id(), o.container_id())
+                        || overlap(m.host_id(), o.host_id())
+                    {
+                        return Err(Error::config(
+                            format!("{field}[{i}]"),
+                            format!("overlaps {field}[{j}]"),
+                        ));
+                    }
                 }
             }
         }
@@ -281,6 +296,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("uidMappings"));
+    }
+
+    #[test]
+    fn overlapping_id_mappings_are_rejected() {
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_SPEC).unwrap();
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        v["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+        v["linux"]["uidMappings"] = serde_json::json!([
+            {"containerID": 0, "hostID": 1000, "size": 10},
+            {"containerID": 10, "hostID": 1005, "size": 10}
+        ]);
+        let spec = parse(v.to_string().as_bytes()).unwrap();
+        let err = validate(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("linux.uidMappings[1]") && err.contains("overlaps"),
+            "{err}"
+        );
+        v["linux"]["uidMappings"][1]["hostID"] = 2000.into();
+        validate(&parse(v.to_string().as_bytes()).unwrap()).unwrap();
     }
 
     #[test]
