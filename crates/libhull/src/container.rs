@@ -191,6 +191,7 @@ fn create_from(
         .into();
 
     t.mark("state dir, cgroups, exec fifo");
+    let idmapped = crate::idmap::prepare(spec, &bundle.dir)?;
     let (parent_end, child_end) = Channel::pair()?;
     let restore = ns.enter_for_clone(linux)?;
     let forked = cgroups::clone3_into(&cg, ns.clone_flags);
@@ -209,6 +210,7 @@ fn create_from(
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             cgroup_paths: &cg.paths,
+            idmapped: &idmapped,
             close_fds: vec![locked.lock_fd()],
         });
     }

@@ -15,6 +15,7 @@ const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "loud",
     "mand",
     "noatime",
@@ -33,6 +34,7 @@ const MOUNT_OPTIONS: &[&str] = &[
     "rdiratime",
     "relatime",
     "remount",
+    "ridmap",
     "rexec",
     "rnoatime",
     "rnodev",
@@ -86,7 +88,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": crate::security::apparmor_enabled()},
             "selinux": {"enabled": crate::security::selinux_enabled()},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features": "hull",

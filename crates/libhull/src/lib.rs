@@ -15,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod features;
 pub mod hooks;
+pub mod idmap;
 pub mod log;
 pub mod namespaces;
 pub mod process;

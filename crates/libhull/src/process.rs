@@ -38,6 +38,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub cgroup_paths: &'a [PathBuf],
+    /// Detached ID-mapped mount trees made by the parent, by mount index.
+    pub idmapped: &'a [Option<OwnedFd>],
     /// Descriptors of the parent's that the init must close at once (the state lock).
     pub close_fds: Vec<std::os::fd::RawFd>,
 }
@@ -114,6 +116,7 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
         in_user_ns,
         new_cgroup_ns,
         cgroup_paths: a.cgroup_paths,
+        idmapped: a.idmapped,
     };
     let root = rootfs::prepare(&ctx)?;
     // runc makes the working directory when the rootfs lacks it.

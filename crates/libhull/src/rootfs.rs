@@ -97,6 +97,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             // runc's extension for tmpfs over a non-empty directory; not supported yet,
             // and harmless to leave out of the data string.
             "tmpcopyup" => continue,
+            // ID-mapped mounts are made by the parent (crate::idmap).
+            "idmap" | "ridmap" => continue,
             other => {
                 if let Some(p) = propagation_flag(other) {
                     o.propagation.push(p);
@@ -360,6 +362,8 @@ pub struct MountContext<'a> {
     pub new_cgroup_ns: bool,
     /// The container's cgroup directories on the host, for cgroup bind mounts.
     pub cgroup_paths: &'a [PathBuf],
+    /// Detached ID-mapped trees the parent made, by mount index (crate::idmap).
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 /// Builds the root file system: makes the host's mounts invisible to it, bind-mounts
@@ -411,7 +415,11 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<OwnedFd> {
         if m.destination() == Path::new("/dev") && opts.is_bind() {
             dev_is_bind = true;
         }
-        mount_one(ctx, root.as_fd(), m, &opts).map_err(|e| match e {
+        let res = match ctx.idmapped.get(i).and_then(Option::as_ref) {
+            Some(tree) => attach_idmapped(ctx, root.as_fd(), m, tree.as_fd()),
+            None => mount_one(ctx, root.as_fd(), m, &opts),
+        };
+        res.map_err(|e| match e {
             Error::Sys { what, source } => Error::sys(
                 format!("mounts[{i}] ({}): {what}", m.destination().display()),
                 source,
@@ -423,6 +431,27 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<OwnedFd> {
         create_devices(ctx, root.as_fd())?;
     }
     Ok(root)
+}
+
+/// An ID-mapped bind mount: the tree the parent made, attached on its mount point.
+fn attach_idmapped(
+    ctx: &MountContext<'_>,
+    root: BorrowedFd<'_>,
+    m: &Mount,
+    tree: BorrowedFd<'_>,
+) -> Result<()> {
+    let dest = m.destination();
+    let is_dir = nix::sys::stat::fstat(tree)
+        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(true);
+    let _ = ctx;
+    let target = if is_dir {
+        mkdir_all(root, dest)
+    } else {
+        ensure_file(root, dest)
+    }
+    .ctx(|| format!("make mount point {}", dest.display()))?;
+    crate::idmap::attach(tree, target.as_fd()).ctx(|| "attach the ID-mapped mount".into())
 }
 
 fn mount_one(
