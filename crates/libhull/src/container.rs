@@ -45,11 +45,13 @@ struct Undo {
     locked: Option<Locked>,
     cgroup: Option<CgroupRecord>,
     child: Option<(i32, OwnedFd)>,
+    netdev: Option<crate::netdev::Moved>,
 }
 
 impl Undo {
     /// Keeps everything: the container is whole. The lock is released on return.
     fn disarm(mut self) {
+        self.netdev = None;
         self.cgroup = None;
         self.child = None;
         self.locked = None;
@@ -58,6 +60,9 @@ impl Undo {
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some(moved) = self.netdev.take() {
+            let _ = crate::netdev::move_out(&moved);
+        }
         if let Some((pid, pidfd)) = self.child.take() {
             let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
@@ -131,6 +136,10 @@ fn create_from(
     };
     crate::cgroup_resources::check_available(&cg, &limits)?;
     let device_rules = crate::cgroup_devices::rules(spec)?;
+    let netdev = match linux.net_devices() {
+        Some(devices) => crate::netdev::plan(devices, ns.new_net, &root.path().join(&opts.id))?,
+        None => Default::default(),
+    };
     t.mark("plan namespaces and cgroups");
 
     let locked = root.create(&opts.id)?;
@@ -138,6 +147,7 @@ fn create_from(
         locked: Some(locked),
         cgroup: None,
         child: None,
+        netdev: None,
     };
     let locked = undo.locked.as_ref().expect("just set");
     let mut st = State {
@@ -152,6 +162,7 @@ fn create_from(
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup: cg.clone(),
         poststop: hooks_of(spec, |h| h.poststop().clone()),
+        netdev: netdev.clone(),
     };
     // Recorded before made: a crash from here on leaves what `delete --force` needs.
     locked.save(&st)?;
@@ -243,6 +254,8 @@ fn create_from(
             .ctx(|| "write oom_score_adj".into())?;
     }
     set_rlimits(pid, process_spec)?;
+    undo.netdev = Some(netdev.clone());
+    crate::netdev::move_in(&netdev, pid)?;
     st.pid = pid;
     st.pid_start = state::read_stat(pid).map(|(_, s)| s).unwrap_or(0);
     parent_end.send(&Msg::Go)?;
@@ -574,6 +587,10 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
 /// Kills whatever is left of the container, waits for it, removes its cgroups and
 /// state, and runs the poststop hooks.
 fn destroy(locked: Locked, st: &State) -> Result<()> {
+    // Before the namespace can go: the devices go home under their own names.
+    if let Err(e) = crate::netdev::move_out(&st.netdev) {
+        crate::log::warn(&e.to_string());
+    }
     // A frozen process only dies once thawed: kill everything, then thaw.
     if cgroups::is_frozen(&st.cgroup) {
         for pid in cgroups::procs(&st.cgroup)? {

@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod idmap;
 pub mod log;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;

@@ -82,6 +82,13 @@ pub struct State {
     /// Hooks `delete` runs after the container is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<Hook>,
+    /// Host network interfaces moved into the container, to move back at delete.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub netdev: crate::netdev::Moved,
+}
+
+fn is_default(m: &crate::netdev::Moved) -> bool {
+    *m == crate::netdev::Moved::default()
 }
 
 impl State {
@@ -369,6 +376,7 @@ mod tests {
             annotations: HashMap::new(),
             cgroup: CgroupRecord::default(),
             poststop: Vec::new(),
+            netdev: Default::default(),
         };
         locked.save(&st).unwrap();
         assert_eq!(root.load("c1").unwrap().id, "c1");
