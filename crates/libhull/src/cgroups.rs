@@ -301,14 +301,15 @@ fn pick(rec: &CgroupRecord) -> Option<&PathBuf> {
 pub fn is_frozen(rec: &CgroupRecord) -> bool {
     if rec.unified {
         return rec.paths.first().is_some_and(|p| {
-            fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+            crate::sys::read_small(&p.join("cgroup.freeze")).is_ok_and(|s| s.trim_ascii() == b"1")
         });
     }
     rec.paths
         .iter()
         .find(|p| p.starts_with("/sys/fs/cgroup/freezer"))
         .is_some_and(|p| {
-            fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            crate::sys::read_small(&p.join("freezer.state"))
+                .is_ok_and(|s| s.trim_ascii() == b"FROZEN")
         })
 }
 

@@ -104,7 +104,9 @@ impl State {
         if crate::cgroups::is_frozen(&self.cgroup) {
             return Status::Paused;
         }
-        if dir.join(EXEC_FIFO).exists() {
+        // `start` removes the fifo before it records `running`: once running, there
+        // is nothing to look at.
+        if self.status != Status::Running && dir.join(EXEC_FIFO).exists() {
             Status::Created
         } else {
             Status::Running
@@ -140,7 +142,8 @@ pub fn process_alive(pid: i32, start: u64) -> bool {
 
 /// State letter and start time of a process, from `/proc/<pid>/stat`.
 pub fn read_stat(pid: i32) -> Option<(char, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let raw = crate::sys::read_small(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
+    let text = String::from_utf8(raw).ok()?;
     // The command name is in parentheses and may hold spaces: split after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
@@ -279,7 +282,7 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
 
 fn load(dir: &Path, id: &str) -> Result<State> {
     let path = dir.join(STATE_FILE);
-    let text = match fs::read(&path) {
+    let text = match crate::sys::read_small(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound(id.into()))

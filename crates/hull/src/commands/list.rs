@@ -15,7 +15,8 @@ pub struct Args {
 
 pub fn run(root: &Root, a: Args) -> anyhow::Result<u8> {
     let list = container::list(root)?;
-    let mut out = std::io::stdout().lock();
+    // One write at the end, not one per line.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quiet {
         for (st, _) in &list {
             writeln!(out, "{}", st.id)?;
