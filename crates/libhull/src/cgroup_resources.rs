@@ -217,9 +217,22 @@ fn memory(m: &LinuxMemory, unified: bool, out: &mut Vec<Write>) -> Result<()> {
                         format!("{s} is less than memory.limit {l}"),
                     ))
                 }
-                (s, _) => limit(s, &f("swap"), "max")?,
+                (s, _) if s < -1 => limit(s, &f("swap"), "max")?,
+                // As runc: swap alone cannot be split from memory+swap.
+                _ => {
+                    return Err(Error::config(
+                        f("swap"),
+                        "a swap limit needs a memory limit on cgroup v2",
+                    ))
+                }
             };
             out.push(w("memory", "memory.swap.max", v, &f("swap")));
+        }
+        if m.use_hierarchy() == Some(false) {
+            return Err(Error::config(
+                f("useHierarchy"),
+                "cgroup v2 is always hierarchical",
+            ));
         }
         for (name, set) in [
             ("kernel", m.kernel().is_some()),
@@ -331,11 +344,16 @@ fn cpu(c: &LinuxCpu, unified: bool, out: &mut Vec<Write>) -> Result<()> {
         if let Some(b) = c.burst() {
             out.push(w("cpu", "cpu.max.burst", b, &f("burst")));
         }
-        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
-            return Err(Error::config(
-                f("realtimeRuntime"),
-                "realtime scheduling limits do not exist on cgroup v2",
-            ));
+        for (name, set) in [
+            ("realtimeRuntime", c.realtime_runtime().is_some()),
+            ("realtimePeriod", c.realtime_period().is_some()),
+        ] {
+            if set {
+                return Err(Error::config(
+                    f(name),
+                    "realtime scheduling limits do not exist on cgroup v2",
+                ));
+            }
         }
     } else {
         if let Some(s) = c.shares().filter(|s| *s != 0) {
@@ -429,6 +447,14 @@ fn block_io(b: &LinuxBlockIo, unified: bool, out: &mut Vec<Write>) -> Result<()>
         if b.leaf_weight().is_some() {
             return Err(Error::config(f("leafWeight"), "not supported on cgroup v2"));
         }
+        for (i, d) in b.weight_device().iter().flatten().enumerate() {
+            if d.leaf_weight().is_some() {
+                return Err(Error::config(
+                    f(&format!("weightDevice[{i}].leafWeight")),
+                    "not supported on cgroup v2",
+                ));
+            }
+        }
         return Ok(());
     }
     if let Some(wt) = b.weight().filter(|w| *w != 0) {
@@ -487,6 +513,41 @@ fn block_io(b: &LinuxBlockIo, unified: bool, out: &mut Vec<Write>) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// For `update` on cgroup v2, whose files combine what the spec keeps apart: fills in
+/// from the container's cgroup the memory limit a swap limit is relative to, and the
+/// half of `cpu.max` (quota, period) that the update leaves as it is.
+pub fn with_current_v2(res: &LinuxResources, rec: &CgroupRecord) -> LinuxResources {
+    let mut res = res.clone();
+    let Some(dir) = rec.paths.first().filter(|_| rec.unified) else {
+        return res;
+    };
+    let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap_or_default();
+    if let Some(mut m) = *res.memory() {
+        if m.swap().is_some() && m.limit().is_none() {
+            if let Ok(l) = read("memory.max").trim().parse::<i64>() {
+                m.set_limit(Some(l));
+                res.set_memory(Some(m));
+            }
+        }
+    }
+    if let Some(mut c) = res.cpu().clone() {
+        let cur = read("cpu.max");
+        let mut parts = cur.split_whitespace();
+        let (q, p) = (
+            parts.next(),
+            parts.next().and_then(|p| p.parse::<u64>().ok()),
+        );
+        if c.quota().is_some() && c.period().is_none() {
+            c.set_period(p);
+        }
+        if c.period().is_some() && c.quota().is_none() {
+            c.set_quota(Some(q.and_then(|q| q.parse::<i64>().ok()).unwrap_or(-1)));
+        }
+        res.set_cpu(Some(c));
+    }
+    res
 }
 
 /// The directory of `controller` among the container's cgroup directories: on v1 the
@@ -575,15 +636,34 @@ pub fn apply(rec: &CgroupRecord, writes: &[Write]) -> Result<()> {
                 ),
             ));
         };
-        let path = dir.join(&wr.file);
+        let mut path = dir.join(&wr.file);
+        // Hosts with the BFQ I/O scheduler have blkio.bfq.weight* instead (runc
+        // writes there too).
+        if wr.file.starts_with("blkio.weight") && !path.exists() {
+            let bfq = dir.join(wr.file.replacen("blkio.", "blkio.bfq.", 1));
+            if bfq.exists() {
+                path = bfq;
+            }
+        }
         let old = fs::read_to_string(&path).ok();
-        if let Err(e) = fs::write(&path, &wr.value) {
+        if let Err(e) = write_existing(&path, &wr.value) {
             rollback(&done);
             let why = match e.raw_os_error() {
                 Some(libc::ENOENT) => format!("{} does not exist on this host", path.display()),
                 _ => format!("write {:?} to {}: {e}", wr.value, path.display()),
             };
             return Err(Error::config(&wr.field, why));
+        }
+        // Kernels since 5.16 take a v1 kernel memory limit and ignore it.
+        if wr.file == "memory.kmem.limit_in_bytes" {
+            let now = fs::read_to_string(&path).unwrap_or_default();
+            if now.trim() != wr.value {
+                rollback(&done);
+                return Err(Error::config(
+                    &wr.field,
+                    "this kernel ignores kernel memory limits",
+                ));
+            }
         }
         // Files that list entries (weight_device, ifpriomap) and memsw ordering writes
         // are not restored; the plain limits are.
@@ -596,8 +676,18 @@ pub fn apply(rec: &CgroupRecord, writes: &[Write]) -> Result<()> {
 
 fn rollback(done: &[(PathBuf, String)]) {
     for (path, old) in done.iter().rev() {
-        let _ = fs::write(path, old);
+        let _ = write_existing(path, old);
     }
+}
+
+/// Writes a cgroup file without creating it: cgroupfs answers a create of a file it
+/// lacks with EACCES, which would hide that the file does not exist.
+fn write_existing(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(value.as_bytes())
 }
 
 /// The fields of `linux.resources`, for refusing unknown ones in `update -r`: a

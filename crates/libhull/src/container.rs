@@ -859,6 +859,7 @@ pub fn update(root: &Root, id: &str, res: &oci_spec::runtime::LinuxResources) ->
         },
         other => other,
     };
+    let res = &crate::cgroup_resources::with_current_v2(res, &st.cgroup);
     let writes = crate::cgroup_resources::writes(res, st.cgroup.unified).map_err(in_update)?;
     crate::cgroup_resources::check_available(&st.cgroup, &writes).map_err(in_update)?;
     if let Some(m) = res.memory() {
