@@ -81,11 +81,7 @@ pub fn create(root: &Root, opts: &CreateOptions, detach_terminal: bool) -> Resul
     let mut t = crate::log::Phases::new("create");
     let bundle = spec::load_bundle(&opts.bundle)?;
     t.mark("parse config.json");
-    let console = opts
-        .console_socket
-        .as_deref()
-        .map(connect_console)
-        .transpose()?;
+    let (_, console) = crate::terminal::console_ends(false, opts.console_socket.as_deref())?;
     create_from(root, opts, &bundle, detach_terminal, console, t)
 }
 
@@ -317,12 +313,6 @@ fn hook_state(st: &State, status: Status) -> String {
     let mut v = st.to_oci_json(status);
     v["pid"] = st.pid.into();
     v.to_string()
-}
-
-pub(crate) fn connect_console(path: &Path) -> Result<OwnedFd> {
-    let s = std::os::unix::net::UnixStream::connect(path)
-        .ctx(|| format!("connect to console socket {}", path.display()))?;
-    Ok(s.into())
 }
 
 /// Rlimits are set from the parent with prlimit: raising a hard limit needs
@@ -664,20 +654,10 @@ pub fn run(root: &Root, opts: &CreateOptions, detach: bool, keep: bool) -> Resul
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    // A foreground run with a terminal is its own console socket's other end: a
-    // socketpair, so no path (and no path length limit) is involved.
-    let (ours, console) = if terminal && !detach && opts.console_socket.is_none() {
-        let (a, b) =
-            std::os::unix::net::UnixStream::pair().ctx(|| "socketpair for the console".into())?;
-        (Some(a), Some(OwnedFd::from(b)))
-    } else {
-        let c = opts
-            .console_socket
-            .as_deref()
-            .map(connect_console)
-            .transpose()?;
-        (None, c)
-    };
+    let (ours, console) = crate::terminal::console_ends(
+        terminal && !detach && opts.console_socket.is_none(),
+        opts.console_socket.as_deref(),
+    )?;
     // Block the forwarded signals before the init exists; it unblocks its own.
     let sigs = forwarded_signals();
     sigs.thread_block().ctx(|| "block signals".into())?;

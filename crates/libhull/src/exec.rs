@@ -248,19 +248,10 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
             in_child |= f;
         }
     }
-    // A foreground exec with a terminal keeps the other end of a socketpair.
-    let (ours, console) = if terminal && !o.detach && o.console_socket.is_none() {
-        let (a, b) =
-            std::os::unix::net::UnixStream::pair().ctx(|| "socketpair for the console".into())?;
-        (Some(a), Some(OwnedFd::from(b)))
-    } else {
-        let c = o
-            .console_socket
-            .as_deref()
-            .map(container::connect_console)
-            .transpose()?;
-        (None, c)
-    };
+    let (ours, console) = crate::terminal::console_ends(
+        terminal && !o.detach && o.console_socket.is_none(),
+        o.console_socket.as_deref(),
+    )?;
 
     let sigs = container::forwarded_signals();
     if !o.detach {

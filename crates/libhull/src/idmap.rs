@@ -62,16 +62,7 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
                 "an ID-mapped mount needs mappings (its own or the container's)",
             )
         })?;
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| {
-                if s.is_absolute() {
-                    s.clone()
-                } else {
-                    bundle.join(s)
-                }
-            })
+        let source = crate::rootfs::bind_source(m, bundle)
             .ok_or_else(|| Error::config(format!("{field}.source"), "missing"))?;
         let userns = userns_with(uid, gid)?;
         let tree = open_tree(&source, parsed.flags.contains(nix::mount::MsFlags::MS_REC))

@@ -433,6 +433,17 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<OwnedFd> {
     Ok(root)
 }
 
+/// The host path a bind mount takes: `source`, relative to the bundle when relative.
+pub fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
+    m.source().as_ref().map(|s| {
+        if s.is_absolute() {
+            s.clone()
+        } else {
+            bundle.join(s)
+        }
+    })
+}
+
 /// An ID-mapped bind mount: the tree the parent made, attached on its mount point.
 fn attach_idmapped(
     ctx: &MountContext<'_>,
@@ -463,19 +474,9 @@ fn mount_one(
     let dest = m.destination();
     let fstype = m.typ().as_deref().unwrap_or("");
     if o.is_bind() {
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| {
-                if s.is_absolute() {
-                    s.clone()
-                } else {
-                    ctx.bundle.join(s)
-                }
-            })
-            .ok_or_else(|| {
-                Error::Init(format!("bind mount of {} has no source", dest.display()))
-            })?;
+        let source = bind_source(m, ctx.bundle).ok_or_else(|| {
+            Error::Init(format!("bind mount of {} has no source", dest.display()))
+        })?;
         let meta =
             fs::metadata(&source).ctx(|| format!("stat bind source {}", source.display()))?;
         let target = if meta.is_dir() {

@@ -55,6 +55,29 @@ pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result
 
 use std::os::unix::fs::OpenOptionsExt;
 
+/// The console socket a container or exec process gets: the one at `socket`, or, when
+/// hull itself plays the other end (a foreground `run -t` / `exec -t`), one end of a
+/// socketpair, the other returned to hull. A pair has no path, so no length limit.
+pub fn console_ends(
+    own_end: bool,
+    socket: Option<&Path>,
+) -> Result<(Option<std::os::unix::net::UnixStream>, Option<OwnedFd>)> {
+    if own_end {
+        let (ours, theirs) =
+            std::os::unix::net::UnixStream::pair().ctx(|| "socketpair for the console".into())?;
+        return Ok((Some(ours), Some(theirs.into())));
+    }
+    let theirs = match socket {
+        Some(path) => Some(
+            std::os::unix::net::UnixStream::connect(path)
+                .ctx(|| format!("connect to console socket {}", path.display()))?
+                .into(),
+        ),
+        None => None,
+    };
+    Ok((None, theirs))
+}
+
 /// Sets a terminal's window size.
 pub fn set_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<()> {
     let ws = libc::winsize {
