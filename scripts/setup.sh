@@ -15,9 +15,10 @@ require_root
 # busybox-static: the test and demo rootfs (scripts/make-rootfs.sh).
 # runc, crun: reference runtimes the tests compare against and the benchmarks time.
 # hyperfine: the benchmarks. iproute2, procps, util-linux: ip, ps, nsenter, unshare and
-# mount, used by tests to look at containers from outside.
+# mount, used by tests to look at containers from outside. uidmap: newuidmap and
+# newgidmap, which rootless hull calls for more than one mapped id.
 packages=(build-essential pkg-config libseccomp-dev busybox-static runc crun hyperfine
-    iproute2 procps util-linux)
+    iproute2 procps util-linux uidmap)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -31,6 +32,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The unprivileged user the rootless tests run hull as, with subordinate id ranges for
+# newuidmap/newgidmap.
+if ! id hull-rootless >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin hull-rootless
+fi
+for f in /etc/subuid /etc/subgid; do
+    grep -q '^hull-rootless:' "$f" 2>/dev/null || echo 'hull-rootless:300000:65536' >>"$f"
+done
 
 ensure_cargo
 # rustfmt and clippy are part of rustup's default profile, but not of the minimal one.

@@ -136,3 +136,53 @@ fn overlapping_id_mappings_are_refused() {
     );
     assert!(!env.state_dir().join(b.id()).exists());
 }
+
+/// CVE-2021-30465 class: while hull builds the rootfs, a process of the host (standing
+/// in for a container sharing the volume) keeps swapping a mount destination between a
+/// directory and a symlink to a host path. Resolution through descriptors means the
+/// mount lands where the path pointed when it was resolved, inside the rootfs, never on
+/// the host.
+#[test]
+fn a_destination_swapped_for_a_symlink_during_set_up_never_reaches_the_host() {
+    let env = Env::new("escape_swap");
+    let target = host_target(&env, "host-swap");
+    let b = env.bundle("b");
+    let data = b.rootfs().join("data");
+    let evil = b.rootfs().join("evil");
+    std::fs::create_dir(&data).unwrap();
+    symlink(&target, &evil).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]
+        }));
+        c["root"]["readonly"] = false.into();
+    });
+    b.set_args(&["true"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let (a, e) = (
+                std::ffi::CString::new(data.to_str().unwrap()).unwrap(),
+                std::ffi::CString::new(evil.to_str().unwrap()).unwrap(),
+            );
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: two NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        e.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+            }
+        });
+        for _ in 0..30 {
+            let _ = env.hull(&["run", "-b", b.path_str(), b.id()]);
+            host_untouched(&target);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    host_untouched(&target);
+}

@@ -19,12 +19,19 @@ struct Rootless<'a> {
     env: &'a Env,
     bundle: PathBuf,
     xdg: PathBuf,
+    uid: u32,
+    gid: u32,
 }
 
 impl<'a> Rootless<'a> {
     /// A bundle owned by [`USER`], its config written by `hull spec --rootless` run as
     /// that user, and a runtime directory of theirs.
     fn new(env: &'a Env, edit: impl FnOnce(&mut Value)) -> Rootless<'a> {
+        Rootless::new_as(env, USER, USER, edit)
+    }
+
+    /// As [`Rootless::new`], for the user `uid`:`gid`.
+    fn new_as(env: &'a Env, uid: u32, gid: u32, edit: impl FnOnce(&mut Value)) -> Rootless<'a> {
         let top = env.dir().join("rootless");
         let bundle = top.join("bundle");
         std::fs::create_dir_all(&bundle).unwrap();
@@ -39,7 +46,7 @@ impl<'a> Rootless<'a> {
         let xdg = top.join("xdg");
         std::fs::create_dir_all(&xdg).unwrap();
         let ok = Command::new("chown")
-            .args(["-R", &format!("{USER}:{USER}")])
+            .args(["-R", &format!("{uid}:{gid}")])
             .arg(&top)
             .status()
             .unwrap()
@@ -51,7 +58,13 @@ impl<'a> Rootless<'a> {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        let r = Rootless { env, bundle, xdg };
+        let r = Rootless {
+            env,
+            bundle,
+            xdg,
+            uid,
+            gid,
+        };
         let out = r.hull(&["spec", "--rootless", "--bundle", r.bundle_str()]);
         assert!(
             out.status.success(),
@@ -83,8 +96,8 @@ impl<'a> Rootless<'a> {
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .env("XDG_RUNTIME_DIR", &self.xdg)
-            .uid(USER)
-            .gid(USER)
+            .uid(self.uid)
+            .gid(self.gid)
             .stdin(Stdio::null())
             // Files, not pipes: a detached container keeps its stdio.
             .stdout(std::fs::File::create(&out_path).unwrap())
@@ -221,5 +234,62 @@ fn limits_without_a_delegated_cgroup_are_refused_clearly() {
         err.contains("linux.resources.pids.limit") && err.contains("no cgroup"),
         "{err}"
     );
+    assert!(!r.state_root().join(&id).exists());
+}
+
+/// The account scripts/setup.sh makes for this, with ranges in /etc/subuid and
+/// /etc/subgid: newuidmap and newgidmap want a user name.
+fn hull_rootless_account() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id")
+            .args([flag, "hull-rootless"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "no hull-rootless account: run scripts/setup.sh"
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
+#[test]
+fn several_ranges_go_through_newuidmap_and_newgidmap() {
+    let env = Env::new("rootless_subids");
+    let (uid, gid) = hull_rootless_account();
+    let r = Rootless::new_as(&env, uid, gid, |c| {
+        c["linux"]["uidMappings"] = json!([
+            {"containerID": 0, "hostID": uid, "size": 1},
+            {"containerID": 1, "hostID": 300000, "size": 1000}
+        ]);
+        c["linux"]["gidMappings"] = json!([
+            {"containerID": 0, "hostID": gid, "size": 1},
+            {"containerID": 1, "hostID": 300000, "size": 1000}
+        ]);
+        c["process"]["args"] = json!(["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]);
+    });
+    let id = env.unique_id("rl");
+    let out = r.hull_ok(&["run", "-b", r.bundle_str(), &id]);
+    let rows: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let want = [
+        format!("0 {uid} 1"),
+        "1 300000 1000".to_string(),
+        format!("0 {gid} 1"),
+        "1 300000 1000".to_string(),
+    ];
+    assert_eq!(rows, want, "{out}");
+    // A range the user was not given is refused by newuidmap, and said so.
+    let path = r.bundle.join("config.json");
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    c["linux"]["uidMappings"][1]["hostID"] = json!(900000);
+    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+    let out = r.hull(&["create", "-b", r.bundle_str(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("newuidmap"), "{err}");
     assert!(!r.state_root().join(&id).exists());
 }

@@ -68,8 +68,15 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
         unsafe { libc::close(*fd) };
     }
     // Until execve, /proc/<pid> of the init must not let the container reach hull's
-    // memory or descriptors (CVE-2019-5736).
-    sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    // memory or descriptors (CVE-2019-5736). A non-dumpable process's /proc files
+    // belong to root, so without root the parent could no longer write the uid and
+    // gid maps: then the init turns non-dumpable once they are written, before it
+    // enters anything of the container (its new pid namespace holds no one else yet).
+    // SAFETY: geteuid cannot fail.
+    let rootless = unsafe { libc::geteuid() } != 0;
+    if !rootless {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    }
     let process = a
         .spec
         .process()
@@ -78,6 +85,9 @@ fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
     match a.channel.recv()? {
         Some(Msg::Go) => {}
         _ => sys::exit_now(1),
+    }
+    if rootless {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     }
     if let Some(user) = &a.ns.user_join {
         nix::sched::setns(user.as_fd(), nix::sched::CloneFlags::CLONE_NEWUSER)
