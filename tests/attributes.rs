@@ -115,19 +115,15 @@ fn bad_attributes_name_their_field_and_leave_nothing() {
 fn each_container_has_a_session_keyring_of_its_own_unless_no_new_keyring() {
     let env = Env::new("keyring");
     let b = env.bundle("b");
-    b.edit(|c| {
-        // /proc/keys is masked by default; unmask it to look.
-        c["linux"]["maskedPaths"] = json!([]);
-    });
-    b.set_args(&[
-        "sh",
-        "-c",
-        "grep -c _ses /proc/keys; grep -o '_ses[^ ]*' /proc/keys | tail -1",
-    ]);
+    // /proc/keys is masked by default; unmask it to look.
+    b.edit(|c| c["linux"]["maskedPaths"] = json!([]));
+    let count = |id: &str| format!("grep -c ' _ses.{id}: ' /proc/keys || true");
+    b.set_args(&["sh", "-c", &count(b.id())]);
     let out = env.hull_ok(&["run", "-b", b.path_str(), b.id()]);
-    assert!(out.contains(&format!("_ses.{}", b.id())), "{out}");
+    assert_eq!(out.trim(), "1", "the container's own session keyring");
     let id2 = env.unique_id("nk");
     b.edit(|c| c["linux"]["cgroupsPath"] = env.cgroup_path(&id2).into());
+    b.set_args(&["sh", "-c", &count(&id2)]);
     let out = env.hull_ok(&["run", "--no-new-keyring", "-b", b.path_str(), &id2]);
-    assert!(!out.contains(&format!("_ses.{id2}")), "{out}");
+    assert_eq!(out.trim(), "0", "--no-new-keyring makes none");
 }
