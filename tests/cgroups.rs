@@ -455,3 +455,31 @@ fn events_stats_has_runcs_sections() {
         Some(1)
     );
 }
+
+#[test]
+fn the_cgroup_mount_shows_the_containers_own_cgroup() {
+    let env = Env::new("cg_mount");
+    // In the container, the cgroup file system's root is the container's own cgroup:
+    // its process list holds the container's processes only, with a cgroup namespace
+    // and without one.
+    let procs = if v2() {
+        "/sys/fs/cgroup/cgroup.procs"
+    } else {
+        "/sys/fs/cgroup/pids/cgroup.procs"
+    };
+    for cgroupns in [true, false] {
+        let b = env.bundle(if cgroupns { "ns" } else { "nons" });
+        b.edit(|c| {
+            let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+            list.retain(|n| n["type"] != "cgroup");
+            if cgroupns {
+                list.push(json!({"type": "cgroup"}));
+            }
+        });
+        // The shell reads the file itself: the container is its one process then.
+        let script = format!("while read -r p; do echo $p; done < {procs}");
+        b.set_args(&["sh", "-c", &script]);
+        let out = env.hull_ok(&["run", "-b", b.path_str(), b.id()]);
+        assert_eq!(out.trim(), "1", "cgroupns={cgroupns}: {out}");
+    }
+}

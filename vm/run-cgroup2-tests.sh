@@ -28,7 +28,7 @@ shopt -s inherit_errexit
 
 # The integration test binaries (`[[test]]` names) that the guest runs, in order. Each
 # name of optional_test_binaries is added when the workspace has a test by that name.
-test_binaries=(namespaces lifecycle exec)
+test_binaries=(namespaces lifecycle exec rootfs)
 optional_test_binaries=(cgroups cgroup_fields)
 
 vm_timeout_secs=${HULL_VM_TIMEOUT_SECS:-1800}
