@@ -367,6 +367,12 @@ pub fn remove(rec: &CgroupRecord) -> Result<()> {
 
 /// Removes a cgroup directory and its sub-cgroups, deepest first.
 fn remove_tree(dir: &Path) -> Result<()> {
+    // Most containers have no sub-cgroup: try the directory alone before listing it.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),

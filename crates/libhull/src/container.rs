@@ -157,6 +157,7 @@ fn create_from(
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup: cg.clone(),
+        poststart: hooks_of(spec, |h| h.poststart().clone()),
         poststop: hooks_of(spec, |h| h.poststop().clone()),
         netdev: netdev.clone(),
     };
@@ -445,16 +446,10 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
     st.status = Status::Running;
     locked.save(&st)?;
     // runtime-spec: a failing poststart hook is logged; the container keeps running.
-    if let Ok(b) = spec::load_bundle(&st.bundle) {
-        if let Some(hooks) = b.spec.hooks() {
-            let json = hook_state(&st, Status::Running);
-            if let Err(e) = crate::hooks::run_all(
-                "poststart",
-                hooks.poststart().as_deref().unwrap_or_default(),
-                &json,
-            ) {
-                crate::log::warn(&e.to_string());
-            }
+    if !st.poststart.is_empty() {
+        let json = hook_state(&st, Status::Running);
+        if let Err(e) = crate::hooks::run_all("poststart", &st.poststart, &json) {
+            crate::log::warn(&e.to_string());
         }
     }
     Ok(())

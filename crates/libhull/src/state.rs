@@ -79,6 +79,9 @@ pub struct State {
     pub annotations: HashMap<String, String>,
     /// The cgroups hull made or joined for this container.
     pub cgroup: CgroupRecord,
+    /// Hooks `start` runs once the process runs (kept here: start reads no config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<Hook>,
     /// Hooks `delete` runs after the container is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poststop: Vec<Hook>,
@@ -378,6 +381,7 @@ mod tests {
             owner: String::new(),
             annotations: HashMap::new(),
             cgroup: CgroupRecord::default(),
+            poststart: Vec::new(),
             poststop: Vec::new(),
             netdev: Default::default(),
         };
