@@ -16,9 +16,10 @@ require_root
 # runc, crun: reference runtimes the tests compare against and the benchmarks time.
 # hyperfine: the benchmarks. iproute2, procps, util-linux: ip, ps, nsenter, unshare and
 # mount, used by tests to look at containers from outside. uidmap: newuidmap and
-# newgidmap, which rootless hull calls for more than one mapped id.
+# newgidmap, which rootless hull calls for more than one mapped id. apparmor:
+# apparmor_parser, for the LSM tests in the cgroup v2 guest (whose kernel has AppArmor).
 packages=(build-essential pkg-config libseccomp-dev busybox-static runc crun hyperfine
-    iproute2 procps util-linux uidmap)
+    iproute2 procps util-linux uidmap apparmor)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -41,6 +41,8 @@ mount -t mqueue -o nosuid,nodev,noexec mqueue /dev/mqueue || fail "mount /dev/mq
 # where CI may have cloned the repo.
 mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run || fail "mount /run"
 # nsdelegate and memory_recursiveprot: what systemd mounts cgroup2 with.
+# securityfs: where AppArmor (on in Debian's kernel) takes profiles, for the LSM tests.
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
     fail "mount the cgroup2 hierarchy at /sys/fs/cgroup"
 

@@ -29,7 +29,7 @@ shopt -s inherit_errexit
 # The integration test binaries (`[[test]]` names) that the guest runs, in order. Each
 # name of optional_test_binaries is added when the workspace has a test by that name.
 test_binaries=(namespaces lifecycle exec rootfs)
-optional_test_binaries=(cgroups cgroup_fields)
+optional_test_binaries=(cgroups cgroup_fields lsm)
 
 vm_timeout_secs=${HULL_VM_TIMEOUT_SECS:-1800}
 vm_memory_mb=2048
