@@ -414,23 +414,7 @@ fn exec_into_a_stopped_or_paused_container_fails() {
 /// Receives the pty master that hull sends over a console socket.
 fn recv_master(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
     let (stream, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 256];
-    let mut cmsg = [0u8; 64];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg.len();
-    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) };
-    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
-    let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    assert!(!c.is_null(), "no fd received");
-    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32) };
-    unsafe { OwnedFd::from_raw_fd(fd) }
+    common::recv_with_fd(&stream).1
 }
 
 fn read_until(fd: &OwnedFd, needle: &str, timeout: Duration) -> String {

@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -511,38 +511,8 @@ fn no_new_privs_off_with_docker_profile_and_a_plain_user() {
 
 /// The agent's side of one connection: the containerProcessState and the descriptor.
 fn receive_state(conn: &UnixStream) -> (Value, OwnedFd) {
-    let mut buf = vec![0u8; 65536];
-    let mut control = [0u64; 16];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: an all-zero msghdr is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: `msg` points to `iov`, `buf` and `control`, which outlive the call.
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the control message the kernel wrote into `control`, read within
-    // its length.
-    let fd = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!c.is_null(), "no descriptor came with the state");
-        assert_eq!((*c).cmsg_level, libc::SOL_SOCKET);
-        assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
-        let size = std::mem::size_of::<RawFd>() as u32;
-        assert_eq!(
-            (*c).cmsg_len,
-            libc::CMSG_LEN(size) as usize,
-            "one descriptor"
-        );
-        let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
-        OwnedFd::from_raw_fd(raw)
-    };
-    let state = serde_json::from_slice(&buf[..n as usize]).expect("the state is JSON");
+    let (payload, fd) = common::recv_with_fd(conn);
+    let state = serde_json::from_slice(&payload).expect("the state is JSON");
     (state, fd)
 }
 

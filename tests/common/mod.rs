@@ -815,3 +815,44 @@ fn run_checked(command: &mut Command) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Receives one message with one descriptor (SCM_RIGHTS), as a console socket or a
+/// seccomp agent gets them from hull: (payload, descriptor).
+pub fn recv_with_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 65536];
+    // Room for one cmsghdr carrying one int.
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid value before the fields are set.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: msg points at buffers that live until the call returns.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        msg.msg_flags & libc::MSG_CTRUNC,
+        0,
+        "control message truncated"
+    );
+    // SAFETY: msg was filled by recvmsg; CMSG_FIRSTHDR only reads its control fields.
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    assert!(
+        !cmsg.is_null(),
+        "no control message: no descriptor was sent"
+    );
+    // SAFETY: cmsg points into `control`, filled by the kernel.
+    let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+    assert_eq!((level, kind), (libc::SOL_SOCKET, libc::SCM_RIGHTS));
+    // SAFETY: an SCM_RIGHTS message carries ints; read_unaligned for the data alignment.
+    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) };
+    buf.truncate(n as usize);
+    // SAFETY: the kernel installed this descriptor for us.
+    (buf, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
