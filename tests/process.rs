@@ -11,10 +11,10 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{runc_available, wait_for, Bundle, Env};
+use common::{runc_available, runc_run, wait_for, Bundle, Env};
 use serde_json::{json, Value};
 
 /// `hull run` of the bundle with `args`; asserts success and returns stdout.
@@ -42,32 +42,6 @@ fn status_field(status: &str, field: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Runs the bundle under runc (foreground; stdio on files, since runc's container
-/// inherits them) as container `id` with `args`; returns stdout.
-fn runc_run(env: &Env, b: &Bundle, id: &str, args: &[&str]) -> String {
-    b.edit(|c| {
-        c["process"]["args"] = json!(args);
-        c["linux"]["cgroupsPath"] = env.cgroup_path(id).into();
-    });
-    let out_path = env.dir().join(format!("runc-{id}.out"));
-    let err_path = env.dir().join(format!("runc-{id}.err"));
-    let status = Command::new("runc")
-        .arg("--root")
-        .arg(env.dir().join("runc-root"))
-        .args(["run", "-b", b.path_str(), id])
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap())
-        .status()
-        .expect("spawn runc");
-    assert!(
-        status.success(),
-        "runc run {id}: {}",
-        fs::read_to_string(&err_path).unwrap_or_default()
-    );
-    fs::read_to_string(&out_path).unwrap()
 }
 
 /// Waits for `child` at most 60 s; kills it (our own child, by its handle) after that.

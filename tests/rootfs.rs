@@ -9,10 +9,9 @@ mod common;
 use std::ffi::CString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{runc_available, wait_for, Bundle, Env};
+use common::{runc_available, runc_run, wait_for, Bundle, Env};
 use serde_json::{json, Value};
 
 /// One line of `/proc/<pid>/mountinfo`, every field the tests look at.
@@ -134,37 +133,6 @@ fn run_detached(env: &Env, b: &Bundle, id: &str) -> i64 {
 
 fn host_mounts() -> Vec<MountLine> {
     parse_mountinfo(&common::mountinfo("self"))
-}
-
-/// Runs the bundle under runc (`runc run`, foreground, stdio on files: runc's container
-/// inherits them) with `args`, as container `id`; returns stdout.
-fn runc_run(env: &Env, b: &Bundle, id: &str, args: &[&str]) -> String {
-    b.edit(|c| {
-        c["process"]["args"] = json!(args);
-        c["linux"]["cgroupsPath"] = env.cgroup_path(id).into();
-    });
-    let out_path = env.dir().join(format!("runc-{id}.out"));
-    let err_path = env.dir().join(format!("runc-{id}.err"));
-    let status = Command::new("runc")
-        .arg("--root")
-        .arg(env.dir().join("runc-root"))
-        .args(["run", "-b", b.path_str(), id])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .status()
-        .expect("spawn runc");
-    let out = Output {
-        status,
-        stdout: fs::read(&out_path).unwrap(),
-        stderr: fs::read(&err_path).unwrap(),
-    };
-    assert!(
-        out.status.success(),
-        "runc run {id}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Mounts the test makes on the host, unmounted (last first) when dropped, also when

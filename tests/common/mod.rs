@@ -856,3 +856,29 @@ pub fn recv_with_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, std::os::fd::
     // SAFETY: the kernel installed this descriptor for us.
     (buf, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
+
+/// Runs bundle `b` under runc (`runc run`, foreground; stdio on files, since runc's
+/// container inherits them) as container `id` with `args`; returns stdout.
+pub fn runc_run(env: &Env, b: &Bundle, id: &str, args: &[&str]) -> String {
+    b.edit(|c| {
+        c["process"]["args"] = args.iter().copied().collect();
+        c["linux"]["cgroupsPath"] = env.cgroup_path(id).into();
+    });
+    let out_path = env.dir().join(format!("runc-{id}.out"));
+    let err_path = env.dir().join(format!("runc-{id}.err"));
+    let status = Command::new("runc")
+        .arg("--root")
+        .arg(env.dir().join("runc-root"))
+        .args(["run", "-b", b.path_str(), id])
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .status()
+        .expect("spawn runc");
+    assert!(
+        status.success(),
+        "runc run {id}: {}",
+        fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    fs::read_to_string(&out_path).unwrap()
+}

@@ -61,14 +61,6 @@ impl Error {
             msg: msg.into(),
         }
     }
-
-    /// The raw errno of a system-call error, if this is one.
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            Error::Sys { source, .. } => source.raw_os_error(),
-            _ => None,
-        }
-    }
 }
 
 /// Attach a sentence to an `io::Result` / `nix::Result`.

@@ -74,8 +74,6 @@ pub struct Plan {
     pub child_unshare: CloneFlags,
     pub new_user: bool,
     pub new_time: bool,
-    pub new_pid: bool,
-    pub new_mount: bool,
     pub new_net: bool,
 }
 
@@ -89,8 +87,6 @@ impl Plan {
             child_unshare: CloneFlags::empty(),
             new_user: false,
             new_time: false,
-            new_pid: false,
-            new_mount: false,
             new_net: false,
         };
         let list = linux.namespaces().as_deref().unwrap_or_default();
@@ -126,8 +122,6 @@ impl Plan {
             }
             match (t, ns.path().is_none()) {
                 (LinuxNamespaceType::User, true) => plan.new_user = true,
-                (LinuxNamespaceType::Pid, true) => plan.new_pid = true,
-                (LinuxNamespaceType::Mount, true) => plan.new_mount = true,
                 (LinuxNamespaceType::Network, true) => plan.new_net = true,
                 _ => {}
             }

@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{SigSet, SigmaskHow};
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{Process, Spec};
 
 use crate::error::{Context, Error, Result};
 use crate::namespaces::Plan;
@@ -401,12 +401,4 @@ pub fn reset_signals() -> Result<()> {
         unsafe { libc::signal(signo, libc::SIG_DFL) };
     }
     Ok(())
-}
-
-/// True when the spec asks for a new namespace of type `t`.
-pub fn wants_new(spec: &Spec, t: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|list| list.iter().any(|n| n.typ() == t && n.path().is_none()))
 }

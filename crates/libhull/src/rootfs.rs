@@ -416,7 +416,7 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<OwnedFd> {
             dev_is_bind = true;
         }
         let res = match ctx.idmapped.get(i).and_then(Option::as_ref) {
-            Some(tree) => attach_idmapped(ctx, root.as_fd(), m, tree.as_fd()),
+            Some(tree) => attach_idmapped(root.as_fd(), m, tree.as_fd()),
             None => mount_one(ctx, root.as_fd(), m, &opts),
         };
         res.map_err(|e| match e {
@@ -445,17 +445,11 @@ pub fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
 }
 
 /// An ID-mapped bind mount: the tree the parent made, attached on its mount point.
-fn attach_idmapped(
-    ctx: &MountContext<'_>,
-    root: BorrowedFd<'_>,
-    m: &Mount,
-    tree: BorrowedFd<'_>,
-) -> Result<()> {
+fn attach_idmapped(root: BorrowedFd<'_>, m: &Mount, tree: BorrowedFd<'_>) -> Result<()> {
     let dest = m.destination();
     let is_dir = nix::sys::stat::fstat(tree)
         .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(true);
-    let _ = ctx;
     let target = if is_dir {
         mkdir_all(root, dest)
     } else {

@@ -149,8 +149,3 @@ pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> bool {
         }
     }
 }
-
-/// A descriptor's `AsFd` as a raw number, for poll sets.
-pub fn raw(fd: &impl AsFd) -> RawFd {
-    fd.as_fd().as_raw_fd()
-}
