@@ -436,6 +436,67 @@ fn pause_and_resume_freeze_and_thaw_every_process() {
     assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
 }
 
+/// `state` reads the freezer of every container; `list` believes hull's own record of
+/// pause and resume, and reads the freezer only of containers hull paused.
+#[test]
+fn state_sees_any_freeze_list_sees_hulls_own() {
+    let env = Env::new("cg_listfreeze");
+    let b = with_resources(&env, json!({}), &["sleep", "100"]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    let status_in_state = || -> String {
+        let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
+        st["status"].as_str().unwrap().to_string()
+    };
+    let status_in_list = || -> String {
+        let all: Value = serde_json::from_str(&env.hull_ok(&["list", "--format", "json"])).unwrap();
+        all[0]["status"].as_str().unwrap().to_string()
+    };
+    let set_frozen = |frozen: bool| {
+        if v2() {
+            let f = dir(&env, b.id(), "freezer").join("cgroup.freeze");
+            std::fs::write(&f, if frozen { "1" } else { "0" }).unwrap();
+            let events = dir(&env, b.id(), "freezer").join("cgroup.events");
+            let want = if frozen { "frozen 1" } else { "frozen 0" };
+            assert!(wait_for(
+                || std::fs::read_to_string(&events).is_ok_and(|e| e.contains(want)),
+                Duration::from_secs(5)
+            ));
+        } else {
+            let f = dir(&env, b.id(), "freezer").join("freezer.state");
+            std::fs::write(&f, if frozen { "FROZEN" } else { "THAWED" }).unwrap();
+            let want = if frozen { "FROZEN" } else { "THAWED" };
+            assert!(wait_for(
+                || std::fs::read_to_string(&f).is_ok_and(|s| s.trim() == want),
+                Duration::from_secs(5)
+            ));
+        }
+    };
+    // Frozen behind hull's back.
+    set_frozen(true);
+    assert_eq!(status_in_state(), "paused");
+    assert_eq!(status_in_list(), "running");
+    set_frozen(false);
+    // Paused by hull, then thawed behind its back: both see it.
+    env.hull_ok(&["pause", b.id()]);
+    assert_eq!(status_in_state(), "paused");
+    assert_eq!(status_in_list(), "paused");
+    set_frozen(false);
+    assert_eq!(status_in_state(), "running");
+    assert_eq!(status_in_list(), "running");
+    // An init killed behind hull's back is stopped in both, with pid 0.
+    let pid: i32 = serde_json::from_str::<Value>(&env.hull_ok(&["state", b.id()])).unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // SAFETY: a plain signal to the init of the container this test made.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    assert!(wait_for(
+        || status_in_list() == "stopped",
+        Duration::from_secs(5)
+    ));
+    assert_eq!(status_in_state(), "stopped");
+    env.hull_ok(&["delete", b.id()]);
+}
+
 #[test]
 fn events_stats_has_runcs_sections() {
     let env = Env::new("cg_stats");

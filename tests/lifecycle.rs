@@ -456,7 +456,7 @@ fn debug_logs_the_time_of_each_phase() {
     for phase in [
         "create: parse config.json",
         "create: clone3",
-        "create: cgroup join",
+        "create: id maps, cgroup v2 join",
         "run: start",
         "run: delete",
     ] {

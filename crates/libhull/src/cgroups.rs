@@ -225,41 +225,81 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     write(&dir.join("cgroup.subtree_control"), &enable.join(" "))
 }
 
-/// On cgroup v2, the directory to clone the process straight into
-/// (`CLONE_INTO_CGROUP`): no window in which it runs outside its limits, and no write
-/// to cgroup.procs afterwards.
-pub fn clone_target(rec: &CgroupRecord) -> Option<std::os::fd::OwnedFd> {
-    if !rec.unified || rec.paths.len() != 1 {
-        return None;
-    }
-    fs::File::open(&rec.paths[0]).ok().map(Into::into)
+/// The container's cgroup2 directory, if it has one: the only one on a pure v2 host,
+/// the one under `/sys/fs/cgroup/unified` on a hybrid host.
+fn v2_dir(rec: &CgroupRecord) -> Option<&PathBuf> {
+    rec.paths.iter().find(|p| is_v2_path(rec, p))
 }
 
-/// `clone3` into the container's cgroup when the host allows it, else a plain
-/// `clone3` (the caller then joins with [`join`]). Returns whether it is in already.
+fn is_v2_path(rec: &CgroupRecord, dir: &Path) -> bool {
+    rec.unified || dir.starts_with(Path::new(CGROUP_ROOT).join("unified"))
+}
+
+/// `clone3` straight into the container's cgroup2 directory (`CLONE_INTO_CGROUP`): no
+/// window in which the child runs outside its limits, and no write to `cgroup.procs`
+/// afterwards. Falls back to a plain `clone3` where the kernel cannot; returns whether
+/// the child is in its cgroup2 directory (or has none), and if not the parent moves it
+/// with [`join_v2`]. The v1 hierarchies the child joins itself, with [`SelfJoin`].
 pub fn clone3_into(rec: &CgroupRecord, flags: u64) -> std::io::Result<(crate::sys::Fork, bool)> {
     use std::os::fd::AsFd;
-    if let Some(fd) = clone_target(rec) {
-        match crate::sys::clone3(flags, Some(fd.as_fd())) {
-            Ok(f) => return Ok((f, true)),
-            // Kernels before 5.7, or a cgroup that cannot take processes directly.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::EBUSY)
-                ) => {}
-            Err(e) => return Err(e),
+    let Some(dir) = v2_dir(rec).and_then(|d| fs::File::open(d).ok()) else {
+        return crate::sys::clone3(flags, None).map(|f| (f, true));
+    };
+    match crate::sys::clone3(flags, Some(dir.as_fd())) {
+        Ok(f) => Ok((f, true)),
+        // Kernels before 5.7, or a cgroup that cannot take processes directly.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::EBUSY)
+            ) =>
+        {
+            crate::sys::clone3(flags, None).map(|f| (f, false))
         }
+        Err(e) => Err(e),
     }
-    crate::sys::clone3(flags, None).map(|f| (f, false))
 }
 
-/// Moves `pid` into the container's cgroup in every hierarchy.
-pub fn join(rec: &CgroupRecord, pid: i32) -> Result<()> {
-    for dir in &rec.paths {
-        write(&dir.join("cgroup.procs"), &pid.to_string())?;
+/// Moves `pid` into the container's cgroup2 directory, for when [`clone3_into`] could
+/// not clone it there.
+pub fn join_v2(rec: &CgroupRecord, pid: i32) -> Result<()> {
+    match v2_dir(rec) {
+        Some(dir) => write(&dir.join("cgroup.procs"), &pid.to_string()),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The v1 `tasks` files of the container's cgroup, opened by hull before it clones a
+/// child, which then moves itself in with [`SelfJoin::join`].
+///
+/// Writing a pid to a v1 `cgroup.procs` takes the kernel's global threadgroup rwsem
+/// for writing, which waits for an RCU grace period unless another writer held it
+/// moments before: 7–15 ms on the machines here, each time the system was quiet. A
+/// thread that moves itself (`0` written to `tasks`) takes no such lock. hull's
+/// children are single-threaded: their one thread is the whole process.
+pub struct SelfJoin(Vec<(std::os::fd::OwnedFd, PathBuf)>);
+
+impl SelfJoin {
+    pub fn open(rec: &CgroupRecord) -> Result<SelfJoin> {
+        let mut files = Vec::new();
+        for dir in rec.paths.iter().filter(|p| !is_v2_path(rec, p)) {
+            let path = dir.join("tasks");
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .ctx(|| format!("open {}", path.display()))?;
+            files.push((file.into(), path));
+        }
+        Ok(SelfJoin(files))
+    }
+
+    /// In the freshly cloned child, before it does anything else. Closes the files.
+    pub fn join(&mut self) -> Result<()> {
+        for (fd, path) in self.0.drain(..) {
+            nix::unistd::write(&fd, b"0").ctx(|| format!("write {}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// The pids in the container's cgroup and its sub-cgroups.

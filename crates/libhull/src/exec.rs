@@ -20,7 +20,7 @@ use crate::cgroups;
 use crate::container::{self, Created};
 use crate::error::{Context, Error, Result};
 use crate::process;
-use crate::state::{self, Root, Status};
+use crate::state::{Root, Status};
 use crate::sync::{Channel, Msg};
 use crate::sys::{self, Fork};
 
@@ -207,10 +207,10 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     crate::attributes::validate_process(process)?;
     // The pidfd pins the init: once it is open and the start time matches, the
     // namespaces it names are the container's.
-    let pidfd = sys::pidfd_open(st.pid).ctx(|| format!("pidfd_open {}", st.pid))?;
-    if !state::process_alive(st.pid, st.pid_start) {
-        return Err(Error::Status("container not running".into()));
-    }
+    let pidfd = st
+        .summary
+        .init_pidfd()
+        .ok_or_else(|| Error::Status("container not running".into()))?;
     let mut cg = st.cgroup.clone();
     if let Some(sub) = &o.sub_cgroup {
         if sub.split('/').any(|c| c == "..") {
@@ -260,16 +260,19 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     // hull never runs inside the container's namespaces: only its children do.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     let (parent_end, child_end) = Channel::pair()?;
+    let mut cgroup_join = cgroups::SelfJoin::open(&cg)?;
     let own = enter_for_children(pidfd.as_fd(), for_children)?;
     let forked = cgroups::clone3_into(&cg, 0);
     if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
         // Built before the child joins the container's mount namespace: a notify
         // filter's listenerPath is a path of the host.
-        let seccomp = crate::seccomp::Filter::for_exec(
-            exec_spec.seccomp.as_ref(),
-            st.to_oci_json(Status::Running),
-        );
+        let seccomp = cgroup_join.join().and_then(|()| {
+            crate::seccomp::Filter::for_exec(
+                exec_spec.seccomp.as_ref(),
+                st.to_oci_json(Status::Running),
+            )
+        });
         let res = seccomp.and_then(|seccomp| {
             exec_child(
                 &child_end,
@@ -292,6 +295,7 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
             (Fork::Child, _) => unreachable!("the child never returns"),
         };
     drop(child_end);
+    drop(cgroup_join);
     drop(console);
     let kill_child = |e: Error| {
         let _ = sys::pidfd_send_signal(child_pidfd.as_fd(), libc::SIGKILL);
@@ -299,7 +303,7 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
         e
     };
     if !in_cgroup {
-        cgroups::join(&cg, pid).map_err(kill_child)?;
+        cgroups::join_v2(&cg, pid).map_err(kill_child)?;
     }
     container::set_rlimits(pid, process).map_err(kill_child)?;
     parent_end.send(&Msg::Go).map_err(kill_child)?;

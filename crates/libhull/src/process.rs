@@ -38,6 +38,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub cgroup_paths: &'a [PathBuf],
+    /// The v1 cgroups, which the init joins first of all.
+    pub cgroup_join: crate::cgroups::SelfJoin,
     /// Detached ID-mapped mount trees made by the parent, by mount index.
     pub idmapped: &'a [Option<OwnedFd>],
     /// Descriptors of the parent's that the init must close at once (the state lock).
@@ -45,8 +47,8 @@ pub struct InitArgs<'a> {
 }
 
 /// The init's whole life. Reports any error to the parent and exits 1.
-pub fn init(args: InitArgs<'_>) -> ! {
-    let Err(e) = run_init(&args);
+pub fn init(mut args: InitArgs<'_>) -> ! {
+    let Err(e) = run_init(&mut args);
     if READY.load(std::sync::atomic::Ordering::Relaxed) {
         // `create` has returned: nobody reads the channel any more. The process's own
         // stderr is the only place left to say what went wrong.
@@ -61,12 +63,13 @@ pub fn init(args: InitArgs<'_>) -> ! {
 /// Set once the init has told the parent it is ready.
 static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn run_init(a: &InitArgs<'_>) -> Result<Infallible> {
+fn run_init(a: &mut InitArgs<'_>) -> Result<Infallible> {
     for fd in &a.close_fds {
         // SAFETY: these descriptors belong to the parent's objects, which the init
         // never touches again (it leaves with _exit or execve).
         unsafe { libc::close(*fd) };
     }
+    a.cgroup_join.join()?;
     // Until execve, /proc/<pid> of the init must not let the container reach hull's
     // memory or descriptors (CVE-2019-5736). A non-dumpable process's /proc files
     // belong to root, so without root the parent could no longer write the uid and

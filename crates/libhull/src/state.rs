@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -63,20 +63,8 @@ const EXEC_FILE: &str = "exec.json";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
-    pub id: String,
-    /// The status stored at the last transition; [`State::status`] decides the live one.
-    pub status: Status,
-    /// The init's pid in hull's pid namespace; 0 before it exists.
-    pub pid: i32,
-    /// The init's start time (field 22 of `/proc/<pid>/stat`), so a recycled pid is
-    /// never taken for the container.
-    pub pid_start: u64,
-    pub bundle: PathBuf,
-    pub rootfs: PathBuf,
-    pub created: String,
-    pub owner: String,
-    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: HashMap<String, String>,
+    #[serde(flatten)]
+    pub summary: Summary,
     /// The cgroups hull made or joined for this container.
     pub cgroup: CgroupRecord,
     /// Hooks `start` runs once the process runs (kept here: start reads no config).
@@ -90,6 +78,33 @@ pub struct State {
     pub netdev: crate::netdev::Moved,
 }
 
+/// The part of a container's state that `list` prints and needs for the live status:
+/// `list` reads only this of each `state.json` and skips the rest (the cgroup paths
+/// and hooks are most of the file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub id: String,
+    /// The status stored at the last transition; [`State::status`] decides the live one.
+    pub status: Status,
+    /// The init's pid in hull's pid namespace; 0 before it exists.
+    pub pid: i32,
+    /// The init's start time (field 22 of `/proc/<pid>/stat`), so a recycled pid is
+    /// never taken for the container.
+    pub pid_start: u64,
+    /// The init's pidfs file handle ([`crate::sys::pidfd_handle`]), where the kernel has
+    /// them: the same question answered with one cheap call, and a pidfd that cannot
+    /// belong to anyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_handle: Option<String>,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
 fn is_default(m: &crate::netdev::Moved) -> bool {
     *m == crate::netdev::Moved::default()
 }
@@ -97,14 +112,28 @@ fn is_default(m: &crate::netdev::Moved) -> bool {
 impl State {
     /// The live status: what the stored one means given what the kernel shows now.
     pub fn status(&self, dir: &Path) -> Status {
+        // Frozen by `hull pause` or by anyone else: runc reads the freezer too.
+        self.summary
+            .status_with(dir, || crate::cgroups::is_frozen(&self.cgroup))
+    }
+
+    /// The runtime-spec state, with runc's extra fields, as `hull state` prints it.
+    pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
+        self.summary.to_oci_json(status)
+    }
+}
+
+impl Summary {
+    /// The live status, given whether the container's cgroup is frozen (asked only of
+    /// a container whose init still runs).
+    pub fn status_with(&self, dir: &Path, frozen: impl FnOnce() -> bool) -> Status {
         if self.status == Status::Creating || self.status == Status::Stopped {
             return self.status;
         }
-        if self.pid <= 0 || !process_alive(self.pid, self.pid_start) {
+        if !self.init_alive() {
             return Status::Stopped;
         }
-        // Frozen by `hull pause` or by anyone else: runc reads the freezer too.
-        if crate::cgroups::is_frozen(&self.cgroup) {
+        if frozen() {
             return Status::Paused;
         }
         // `start` removes the fifo before it records `running`: once running, there
@@ -116,7 +145,7 @@ impl State {
         }
     }
 
-    /// The runtime-spec state, with runc's extra fields, as `hull state` prints it.
+    /// The runtime-spec state, with runc's extra fields.
     pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
         let mut v = serde_json::json!({
             "ociVersion": crate::spec::OCI_VERSION,
@@ -132,6 +161,48 @@ impl State {
             v["annotations"] = serde_json::json!(self.annotations);
         }
         v
+    }
+
+    /// Whether the container's init still runs (a zombie does not).
+    pub fn init_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        match self
+            .pid_handle
+            .as_deref()
+            .map(crate::sys::pidfd_from_handle)
+        {
+            Some(Ok(fd)) => !crate::sys::pidfd_exited(fd.as_fd()),
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => false,
+            // No handle (an older kernel), or one this kernel cannot open.
+            _ => process_alive(self.pid, self.pid_start),
+        }
+    }
+
+    /// A pidfd of the container's init while it runs: through its pidfs handle, or
+    /// opened by pid and then checked against the start time, so that it is never a
+    /// descriptor of another process that got the pid later.
+    pub fn init_pidfd(&self) -> Option<OwnedFd> {
+        if self.pid <= 0 {
+            return None;
+        }
+        let fd = match self
+            .pid_handle
+            .as_deref()
+            .map(crate::sys::pidfd_from_handle)
+        {
+            Some(Ok(fd)) => fd,
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => return None,
+            _ => {
+                let fd = crate::sys::pidfd_open(self.pid).ok()?;
+                if !process_alive(self.pid, self.pid_start) {
+                    return None;
+                }
+                fd
+            }
+        };
+        (!crate::sys::pidfd_exited(fd.as_fd())).then_some(fd)
     }
 }
 
@@ -242,6 +313,12 @@ impl Root {
         validate_id(id)?;
         load(&self.dir.join(id), id)
     }
+
+    /// The [`Summary`] of a container's state and the uid of its owner, for `list`.
+    pub fn load_summary(&self, id: &str) -> Result<(Summary, u32)> {
+        validate_id(id)?;
+        load_with_owner(&self.dir.join(id), id)
+    }
 }
 
 impl Root {
@@ -284,16 +361,30 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
 }
 
 fn load(dir: &Path, id: &str) -> Result<State> {
+    load_with_owner(dir, id).map(|(st, _)| st)
+}
+
+/// The state (or the part of it that `T` holds) and the uid that owns it: `create`
+/// made the state file and its directory in one call, as one user, so the file's owner
+/// is the directory's, which runc's `list` names. One `open`, one `fstat`, one `read`.
+fn load_with_owner<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<(T, u32)> {
+    use std::os::unix::fs::MetadataExt;
     let path = dir.join(STATE_FILE);
-    let text = match crate::sys::read_small(&path) {
+    let read = |path: &Path| {
+        let mut f = fs::File::open(path)?;
+        let uid = f.metadata()?.uid();
+        crate::sys::read_small_file(&mut f).map(|text| (text, uid))
+    };
+    let (text, uid) = match read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound(id.into()))
         }
         Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
     };
-    serde_json::from_slice(&text)
-        .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))
+    let st = serde_json::from_slice(&text)
+        .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))?;
+    Ok((st, uid))
 }
 
 impl Locked {
@@ -364,6 +455,54 @@ mod tests {
         assert!(!process_alive(pid, start + 1));
     }
 
+    /// A pidfs handle names one process: it opens while the process runs, says
+    /// "exited" for a zombie, and fails once it is reaped (kernels with pidfs handles).
+    #[test]
+    fn pidfs_handle_names_one_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let pidfd = crate::sys::pidfd_open(pid).unwrap();
+        let Some(handle) = crate::sys::pidfd_handle(pidfd.as_fd()) else {
+            eprintln!("no pidfs file handles on this kernel: skipped");
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        };
+        let mut s = Summary {
+            id: "c".into(),
+            status: Status::Running,
+            pid,
+            // A wrong start time: the handle alone must decide.
+            pid_start: 1,
+            pid_handle: Some(handle),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: HashMap::new(),
+        };
+        assert!(s.init_alive());
+        assert!(s.init_pidfd().is_some());
+        child.kill().unwrap();
+        let wait_exit = || {
+            while !crate::sys::pidfd_exited(pidfd.as_fd()) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        wait_exit();
+        assert!(!s.init_alive(), "a zombie is not alive");
+        assert!(s.init_pidfd().is_none());
+        child.wait().unwrap();
+        assert!(!s.init_alive(), "a reaped process is not alive");
+        let e = crate::sys::pidfd_from_handle(s.pid_handle.as_deref().unwrap()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ESTALE));
+        s.pid_handle = Some("not a handle".into());
+        assert!(!s.init_alive(), "a bad handle falls back to the start time");
+    }
+
     #[test]
     fn save_is_atomic_and_create_refuses_duplicates() {
         let dir = std::env::temp_dir().join(format!("hull-unit-state-{}", std::process::id()));
@@ -371,22 +510,36 @@ mod tests {
         let locked = root.create("c1").unwrap();
         assert!(matches!(root.create("c1"), Err(Error::Exists(_))));
         let st = State {
-            id: "c1".into(),
-            status: Status::Created,
-            pid: 0,
-            pid_start: 0,
-            bundle: "/b".into(),
-            rootfs: "/b/rootfs".into(),
-            created: crate::time::now_rfc3339(),
-            owner: String::new(),
-            annotations: HashMap::new(),
-            cgroup: CgroupRecord::default(),
+            summary: Summary {
+                id: "c1".into(),
+                status: Status::Created,
+                pid: 0,
+                pid_start: 0,
+                pid_handle: None,
+                bundle: "/b".into(),
+                rootfs: "/b/rootfs".into(),
+                created: crate::time::now_rfc3339(),
+                owner: String::new(),
+                annotations: HashMap::from([("a".into(), "b".into())]),
+            },
+            cgroup: CgroupRecord {
+                paths: vec!["/sys/fs/cgroup/pids/x".into()],
+                ..Default::default()
+            },
             poststart: Vec::new(),
             poststop: Vec::new(),
             netdev: Default::default(),
         };
         locked.save(&st).unwrap();
-        assert_eq!(root.load("c1").unwrap().id, "c1");
+        let back = root.load("c1").unwrap();
+        assert_eq!(back.summary.id, "c1");
+        assert_eq!(back.cgroup.paths, st.cgroup.paths);
+        // `list` reads the summary alone from the same file.
+        let (summary, uid) = root.load_summary("c1").unwrap();
+        assert_eq!(summary.annotations, st.summary.annotations);
+        assert_eq!(summary.bundle, st.summary.bundle);
+        // SAFETY: geteuid cannot fail.
+        assert_eq!(uid, unsafe { libc::geteuid() });
         assert_eq!(root.list().unwrap(), vec!["c1".to_string()]);
         locked.remove().unwrap();
         assert!(matches!(root.load("c1"), Err(Error::NotFound(_))));

@@ -2,7 +2,9 @@
 //! socketpair, so each message arrives whole or not at all.
 //!
 //! The conversation of a `create` (parent ⇄ init):
-//! 1. parent → `Go`        uid/gid maps written, cgroup joined, rlimits set
+//! 0. init                 joins its v1 cgroups itself (`cgroups::SelfJoin`)
+//! 1. parent → `Go`        uid/gid maps written, cgroup v2 joined (if `clone3`
+//!    could not), rlimits set
 //! 2. init → `MountsDone`  rootfs built, before pivot_root
 //! 3. parent → `Hooks(state)`  prestart and createRuntime hooks ran; the state JSON for
 //!    the createContainer hooks the init runs next

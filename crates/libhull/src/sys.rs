@@ -189,6 +189,92 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// A pidfs file handle of the process behind `pidfd`, as `<type>:<hex bytes>`. It names
+/// that one process for as long as the kernel runs: a pid number comes back for a new
+/// process, a pidfs inode number never does. `None` before Linux 6.13, where a pidfd
+/// has no file handle.
+pub fn pidfd_handle(pidfd: BorrowedFd<'_>) -> Option<String> {
+    const MAX: usize = 64;
+    #[repr(C)]
+    struct Handle {
+        bytes: u32,
+        kind: i32,
+        data: [u8; MAX],
+    }
+    let mut h = Handle {
+        bytes: MAX as u32,
+        kind: 0,
+        data: [0; MAX],
+    };
+    let mut mount_id: i32 = 0;
+    // SAFETY: h is a `struct file_handle` with room for MAX bytes, as h.bytes says.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            pidfd.as_raw_fd(),
+            c"".as_ptr(),
+            &mut h as *mut Handle,
+            &mut mount_id as *mut i32,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if ret < 0 {
+        return None;
+    }
+    let data = h.data.get(..h.bytes as usize)?;
+    let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{}:{hex}", h.kind))
+}
+
+/// Opens a pidfd from a [`pidfd_handle`]: fails with `ESTALE` once the process is
+/// gone (reaped), whatever process has its pid number now.
+pub fn pidfd_from_handle(handle: &str) -> io::Result<OwnedFd> {
+    static SELF: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
+    let (kind, hex) = handle.split_once(':').ok_or_else(invalid)?;
+    let kind: i32 = kind.parse().map_err(|_| invalid())?;
+    let data = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(invalid)?;
+    // struct file_handle: u32 size, i32 type, then the bytes.
+    let mut raw = Vec::with_capacity(8 + data.len());
+    raw.extend_from_slice(&(data.len() as u32).to_ne_bytes());
+    raw.extend_from_slice(&kind.to_ne_bytes());
+    raw.extend_from_slice(&data);
+    // Any pidfd names the pidfs mount: our own, opened once.
+    let mount = SELF
+        .get_or_init(|| pidfd_open(std::process::id() as i32).ok())
+        .as_ref()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
+    // SAFETY: raw is a complete `struct file_handle`; the kernel only reads it.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mount.as_raw_fd(),
+            raw.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Whether the process behind `pidfd` has exited (a zombie included).
+pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
+    let mut p = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
+}
+
 /// Marks every descriptor from `first` up close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: close_range only changes descriptor flags.
@@ -271,8 +357,12 @@ pub fn exit_now(code: i32) -> ! {
 /// it takes and one `close`: no `statx` for a size hint, no extra read to see the end
 /// when a read already came back short. `list` does this for every container.
 pub fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    read_small_file(&mut std::fs::File::open(path)?)
+}
+
+/// [`read_small`] of a file already open.
+pub fn read_small_file(f: &mut std::fs::File) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
     loop {
