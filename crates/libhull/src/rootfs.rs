@@ -198,8 +198,32 @@ pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
     // The components still to walk, the next one last.
     let mut todo: Vec<OsString> = Vec::new();
     push_components(&mut todo, path);
-    let mut cur = PathBuf::from("/");
-    let mut dir = resolve(root, &cur, libc::O_DIRECTORY)?;
+    // Start from the deepest directory that exists (usually the parent: /dev for
+    // /dev/pts), not from the root: one lookup instead of one per component.
+    let mut start = None;
+    for keep in (1..todo.len()).rev() {
+        let ancestor: PathBuf =
+            Path::new("/").join(todo[todo.len() - keep..].iter().rev().collect::<PathBuf>());
+        match resolve(root, &ancestor, libc::O_DIRECTORY) {
+            Ok(fd) => {
+                todo.truncate(todo.len() - keep);
+                start = Some((ancestor, fd));
+                break;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            // A component that is not a directory, or a loop: walk from the root,
+            // which says which.
+            Err(_) => break,
+        }
+    }
+    let (mut cur, mut dir) = match start {
+        Some(found) => found,
+        None => {
+            let cur = PathBuf::from("/");
+            let dir = resolve(root, &cur, libc::O_DIRECTORY)?;
+            (cur, dir)
+        }
+    };
     let mut links = 0;
     while let Some(name) = todo.pop() {
         let next = cur.join(&name);
@@ -738,12 +762,19 @@ fn create_device(ctx: &MountContext<'_>, root: BorrowedFd<'_>, dev: &LinuxDevice
     };
     let mode = Mode::from_bits_truncate(dev.file_mode().unwrap_or(0o666));
     let rdev = nix::sys::stat::makedev(dev.major() as u64, dev.minor() as u64);
-    // Whatever is at the path is replaced, as runc does.
-    let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let made = if ctx.in_user_ns {
+        // Whatever is at the path is replaced, as runc does.
+        let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         Err(nix::errno::Errno::EPERM)
     } else {
-        nix::sys::stat::mknodat(&dir, name, kind, mode, rdev)
+        match nix::sys::stat::mknodat(&dir, name, kind, mode, rdev) {
+            // Whatever is at the path is replaced, as runc does.
+            Err(nix::errno::Errno::EEXIST) => {
+                nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                    .and_then(|()| nix::sys::stat::mknodat(&dir, name, kind, mode, rdev))
+            }
+            other => other,
+        }
     };
     match made {
         Ok(()) => {
