@@ -83,8 +83,7 @@ enum Command {
 /// runc's default state root: /run/hull for root; for anyone else their runtime
 /// directory, which they own.
 fn default_root() -> PathBuf {
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = libhull::sys::euid();
     if euid == 0 {
         return PathBuf::from("/run/hull");
     }

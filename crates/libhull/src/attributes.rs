@@ -5,13 +5,17 @@
 //! from inside the init or exec child, before privileges are dropped (a real-time
 //! policy needs CAP_SYS_NICE).
 
+use nix::sched::{sched_setaffinity, CpuSet};
+use nix::sys::personality::Persona;
+use nix::unistd::Pid;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
     LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Process,
     Spec,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
+use crate::sys;
 
 /// Personality flags by name (`<linux/personality.h>`).
 const PERSONALITY_FLAGS: &[(&str, u64)] = &[
@@ -163,26 +167,6 @@ pub fn validate_process(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// `struct sched_attr` (SCHED_ATTR_SIZE_VER0).
-#[repr(C)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-}
-
-fn check(ret: libc::c_long, what: &str) -> Result<()> {
-    if ret < 0 {
-        return Err(Error::sys(what, std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
 /// The container-wide ones, in the init: personality and memory policy.
 pub fn apply_linux(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else {
@@ -190,11 +174,8 @@ pub fn apply_linux(spec: &Spec) -> Result<()> {
     };
     if let Some(p) = linux.personality() {
         let v = personality(p)?;
-        // SAFETY: personality takes an integer.
-        check(
-            unsafe { libc::personality(v as libc::c_ulong) } as libc::c_long,
-            "personality",
-        )?;
+        nix::sys::personality::set(Persona::from_bits_retain(v as libc::c_int))
+            .ctx(|| "personality".into())?;
     }
     if let Some(m) = linux.memory_policy() {
         let mask = match m.nodes().as_deref().filter(|n| !n.is_empty()) {
@@ -202,16 +183,8 @@ pub fn apply_linux(spec: &Spec) -> Result<()> {
             None => vec![0u64; NODE_WORDS],
         };
         let has_nodes = mask.iter().any(|w| *w != 0);
-        let (ptr, max) = if has_nodes {
-            (mask.as_ptr(), (NODE_WORDS * 64 + 1) as u64)
-        } else {
-            (std::ptr::null(), 0)
-        };
-        // SAFETY: mask holds NODE_WORDS words, maxnode counts its bits plus one.
-        check(
-            unsafe { libc::syscall(libc::SYS_set_mempolicy, mempolicy_mode(m), ptr, max) },
-            "set_mempolicy",
-        )?;
+        sys::set_mempolicy(mempolicy_mode(m), has_nodes.then_some(&mask[..]))
+            .ctx(|| "set_mempolicy".into())?;
     }
     Ok(())
 }
@@ -221,11 +194,7 @@ pub fn apply_linux(spec: &Spec) -> Result<()> {
 pub fn apply_process(p: &Process) -> Result<()> {
     if let Some(io) = p.io_priority() {
         let v = ioprio(io.class(), io.priority())?;
-        // SAFETY: ioprio_set takes integers; 1 is IOPRIO_WHO_PROCESS, 0 this process.
-        check(
-            unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, v) },
-            "ioprio_set",
-        )?;
+        sys::ioprio_set(v).ctx(|| "ioprio_set".into())?;
     }
     if let Some(s) = p.scheduler() {
         let policy = match s.policy() {
@@ -249,8 +218,7 @@ pub fn apply_process(p: &Process) -> Result<()> {
                 LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
             };
         }
-        let attr = SchedAttr {
-            size: std::mem::size_of::<SchedAttr>() as u32,
+        let attr = sys::SchedParams {
             policy,
             flags,
             nice: s.nice().unwrap_or(0),
@@ -259,22 +227,17 @@ pub fn apply_process(p: &Process) -> Result<()> {
             deadline: s.deadline().unwrap_or(0),
             period: s.period().unwrap_or(0),
         };
-        // SAFETY: attr is a valid sched_attr of the size it declares.
-        check(
-            unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) },
-            "sched_setattr",
-        )?;
+        sys::sched_setattr(&attr).ctx(|| "sched_setattr".into())?;
     }
     if let Some(a) = p.exec_cpu_affinity() {
         if let Some(list) = a.cpu_affinity_final().as_deref().or(a.initial().as_deref()) {
             let set = parse_list(list, "process.execCPUAffinity", CPU_WORDS)?;
-            // SAFETY: set is a cpu mask of the size passed.
-            check(
-                unsafe {
-                    libc::syscall(libc::SYS_sched_setaffinity, 0, set.len() * 8, set.as_ptr())
-                },
-                "sched_setaffinity",
-            )?;
+            // CPU_WORDS words are the 1024 bits of a cpu_set_t.
+            let mut cpus = CpuSet::new();
+            for cpu in (0..set.len() * 64).filter(|n| set[n / 64] & (1 << (n % 64)) != 0) {
+                cpus.set(cpu).ctx(|| "sched_setaffinity".into())?;
+            }
+            sched_setaffinity(Pid::from_raw(0), &cpus).ctx(|| "sched_setaffinity".into())?;
         }
     }
     Ok(())

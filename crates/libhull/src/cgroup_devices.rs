@@ -5,12 +5,13 @@
 //! Owns: the effective rule list (the spec's rules, then the devices every container
 //! needs, then those of `linux.devices`), the v1 lines and the v2 program.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, Spec};
 
 use crate::error::{Error, Result};
+use crate::sys;
 
 /// One rule: allow or deny `access` (r, w, m) to devices of `kind` (`a`, `c`, `b`)
 /// and major:minor (`None` is any).
@@ -175,8 +176,6 @@ pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
 }
 
 // eBPF, as <linux/bpf.h> defines it.
-const BPF_PROG_LOAD: i64 = 5;
-const BPF_PROG_ATTACH: i64 = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
@@ -301,98 +300,46 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
     p
 }
 
-#[repr(C)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
-#[repr(C)]
-struct ProgAttachAttr {
-    target_fd: u32,
-    attach_bpf_fd: u32,
-    attach_type: u32,
-    attach_flags: u32,
-    replace_bpf_fd: u32,
-}
-
 /// cgroup v2: load the program and attach it to the container's cgroup directory.
 pub fn apply_v2(dir: &Path, rules: &[Rule]) -> Result<()> {
     let prog = program(rules);
     let mut log = vec![0u8; 64 * 1024];
-    let attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: prog.len() as u32,
-        insns: prog.as_ptr() as u64,
-        license: c"Apache".as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
-        kern_version: 0,
-        prog_flags: 0,
-        prog_name: *b"hull_devices\0\0\0\0",
-        prog_ifindex: 0,
-        expected_attach_type: BPF_CGROUP_DEVICE,
+    let prog_fd = match sys::bpf_prog_load(
+        BPF_PROG_TYPE_CGROUP_DEVICE,
+        BPF_CGROUP_DEVICE,
+        &prog,
+        c"Apache",
+        *b"hull_devices\0\0\0\0",
+        &mut log,
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let verifier =
+                String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)])
+                    .into_owned();
+            return Err(Error::sys(
+                format!(
+                    "load the device eBPF program ({})",
+                    verifier.lines().last().unwrap_or("")
+                ),
+                e,
+            ));
+        }
     };
-    // SAFETY: attr is a valid bpf_attr prefix for BPF_PROG_LOAD of the size passed;
-    // the pointers it holds live until the call returns.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &attr as *const ProgLoadAttr,
-            std::mem::size_of::<ProgLoadAttr>(),
-        )
-    };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        let verifier =
-            String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)])
-                .into_owned();
-        return Err(Error::sys(
-            format!(
-                "load the device eBPF program ({})",
-                verifier.lines().last().unwrap_or("")
-            ),
-            e,
-        ));
-    }
-    // SAFETY: the kernel returned a new descriptor that we now own.
-    let prog_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let cg =
         std::fs::File::open(dir).map_err(|e| Error::sys(format!("open {}", dir.display()), e))?;
-    let attach = ProgAttachAttr {
-        target_fd: cg.as_raw_fd() as u32,
-        attach_bpf_fd: prog_fd.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
-        replace_bpf_fd: 0,
-    };
-    // SAFETY: attach is a valid bpf_attr prefix for BPF_PROG_ATTACH of the size passed.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attach as *const ProgAttachAttr,
-            std::mem::size_of::<ProgAttachAttr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(Error::sys(
+    sys::bpf_prog_attach(
+        cg.as_fd(),
+        prog_fd.as_fd(),
+        BPF_CGROUP_DEVICE,
+        BPF_F_ALLOW_MULTI,
+    )
+    .map_err(|e| {
+        Error::sys(
             format!("attach the device eBPF program to {}", dir.display()),
-            std::io::Error::last_os_error(),
-        ));
-    }
+            e,
+        )
+    })?;
     Ok(())
 }
 

@@ -145,18 +145,10 @@ pub fn plan(cgroups_path: Option<&Path>, id: &str) -> Result<CgroupRecord> {
 /// the plan cannot be made or joined, the container goes without cgroups (runc's
 /// rootless mode does the same when no limit is asked for).
 pub fn without_root_if_not_delegated(rec: CgroupRecord) -> CgroupRecord {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().is_root() {
         return rec;
     }
-    let writable = |p: &Path| {
-        use std::os::unix::ffi::OsStrExt;
-        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
-            return false;
-        };
-        // SAFETY: c is a NUL-terminated path.
-        unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
-    };
+    let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
     let ok = rec.paths.iter().all(|dir| {
         let mut p = dir.as_path();
         while !p.exists() {

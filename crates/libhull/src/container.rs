@@ -340,17 +340,7 @@ pub(crate) fn set_rlimits(pid: i32, process: &oci_spec::runtime::Process) -> Res
                 format!("unknown rlimit {name}"),
             )
         })?;
-        let lim = libc::rlimit {
-            rlim_cur: rl.soft(),
-            rlim_max: rl.hard(),
-        };
-        // SAFETY: lim is a valid rlimit; old limit not requested.
-        if unsafe { libc::prlimit(pid, resource, &lim, std::ptr::null_mut()) } < 0 {
-            return Err(Error::sys(
-                format!("set {name}"),
-                std::io::Error::last_os_error(),
-            ));
-        }
+        sys::prlimit(pid, resource, rl.soft(), rl.hard()).ctx(|| format!("set {name}"))?;
     }
     Ok(())
 }
@@ -703,8 +693,8 @@ pub(crate) fn wait_forwarding(c: &Created, sigs: &SigSet, master: Option<&OwnedF
     let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd".into())?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    let _raw = master.and_then(|_| crate::terminal::RawMode::enter(0));
-    if let (Some(m), Some((rows, cols))) = (master, crate::terminal::get_size(0)) {
+    let _raw = master.and_then(|_| crate::terminal::RawMode::enter(stdin.as_fd()));
+    if let (Some(m), Some((rows, cols))) = (master, crate::terminal::get_size(stdin.as_fd())) {
         let _ = crate::terminal::set_size(m.as_fd(), rows, cols);
     }
     let mut stdin_open = master.is_some();
@@ -757,7 +747,7 @@ pub(crate) fn wait_forwarding(c: &Created, sigs: &SigSet, master: Option<&OwnedF
                     libc::SIGCHLD => {}
                     libc::SIGWINCH => {
                         if let (Some(m), Some((rows, cols))) =
-                            (master, crate::terminal::get_size(0))
+                            (master, crate::terminal::get_size(stdin.as_fd()))
                         {
                             let _ = crate::terminal::set_size(m.as_fd(), rows, cols);
                         }

@@ -6,7 +6,7 @@
 //! makes each one as a detached mount tree before `clone3` (`open_tree` +
 //! `mount_setattr(MOUNT_ATTR_IDMAP)`), and the init attaches it with `move_mount`.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
@@ -14,10 +14,6 @@ use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 use crate::error::{Context, Error, Result};
 use crate::rootfs::parse_options;
 use crate::sys::{self, Fork, MountAttr};
-
-const OPEN_TREE_CLONE: u32 = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
-const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 /// The mappings an idmapped mount uses: its own, else the container's.
 fn mappings<'a>(
@@ -65,8 +61,9 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
         let source = crate::rootfs::bind_source(m, bundle)
             .ok_or_else(|| Error::config(format!("{field}.source"), "missing"))?;
         let userns = userns_with(uid, gid)?;
-        let tree = open_tree(&source, parsed.flags.contains(nix::mount::MsFlags::MS_REC))
-            .ctx(|| format!("{field}: open_tree {}", source.display()))?;
+        let tree =
+            sys::open_tree_clone(&source, parsed.flags.contains(nix::mount::MsFlags::MS_REC))
+                .ctx(|| format!("{field}: open_tree {}", source.display()))?;
         let mut attr_set = sys::MOUNT_ATTR_IDMAP;
         for (flag, attr) in [
             (nix::mount::MsFlags::MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
@@ -91,52 +88,15 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<Vec<Option<OwnedFd>>> {
     Ok(out)
 }
 
-fn open_tree(path: &Path, recursive: bool) -> std::io::Result<OwnedFd> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as u32;
-    }
-    // SAFETY: c is NUL-terminated; open_tree returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel returned a new descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
 /// In the init: attaches a prepared tree on the mount point `target`.
 pub fn attach(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> std::io::Result<()> {
-    // SAFETY: two valid descriptors and empty NUL-terminated paths.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            target.as_raw_fd(),
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    if ret < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    sys::move_mount(tree, target)
 }
 
 /// A user namespace with these mappings, held by its descriptor: a child is cloned into
 /// a new one, the maps are written, the namespace opened, and the child let go.
 fn userns_with(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
-    let mut pipe = [0; 2];
-    // SAFETY: pipe is a two-element array.
-    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(Error::sys("pipe", std::io::Error::last_os_error()));
-    }
-    // SAFETY: pipe2 returned two new descriptors that we now own.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     match sys::clone3(libc::CLONE_NEWUSER as u64, None)
         .ctx(|| "clone a user namespace holder".into())?
     {
@@ -144,8 +104,7 @@ fn userns_with(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd
             drop(w);
             let mut b = [0u8; 1];
             // Wait for the parent to close its end, then leave.
-            // SAFETY: b is valid for one byte.
-            unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+            let _ = nix::unistd::read(&r, &mut b);
             sys::exit_now(0)
         }
         Fork::Parent { pid, .. } => {

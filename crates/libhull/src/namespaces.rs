@@ -293,8 +293,10 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
 /// group that restricts them); anything more goes through the setuid helpers
 /// `newuidmap` / `newgidmap`, which check /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
-    // SAFETY: geteuid and getegid cannot fail.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
     let own_only = |maps: &[LinuxIdMapping], id: u32| {
         maps.len() == 1 && maps[0].host_id() == id && maps[0].size() == 1
     };

@@ -10,9 +10,12 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use nix::sys::socket::{
+    recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+};
 use oci_spec::runtime::LinuxNetDevice;
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +106,7 @@ pub fn move_in(moved: &Moved, pid: i32) -> Result<()> {
         .into();
     let sock = netlink()?;
     for (host, inside) in &moved.devices {
-        let index = ifindex(host).ctx(|| format!("find interface {host}"))?;
+        let index = crate::sys::ifindex(host).ctx(|| format!("find interface {host}"))?;
         set_link(sock.as_fd(), index, target.as_fd(), inside)
             .ctx(|| format!("move {host} into the container as {inside}"))?;
     }
@@ -133,7 +136,7 @@ pub fn move_out(moved: &Moved) -> Result<()> {
         let sock = netlink().map_err(|e| io::Error::other(e.to_string()))?;
         let mut found = Vec::new();
         for (host, inside) in &moved.devices {
-            if let Ok(i) = ifindex(inside) {
+            if let Ok(i) = crate::sys::ifindex(inside) {
                 found.push((i, host));
             }
         }
@@ -154,41 +157,13 @@ pub fn move_out(moved: &Moved) -> Result<()> {
 }
 
 fn netlink() -> Result<OwnedFd> {
-    // SAFETY: plain socket call.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(Error::sys("netlink socket", io::Error::last_os_error()));
-    }
-    // SAFETY: socket returned a new descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// The index of interface `name` in the current network namespace (SIOCGIFINDEX).
-fn ifindex(name: &str) -> io::Result<i32> {
-    // SAFETY: plain socket call.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: socket returned a new descriptor that we now own.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: a zeroed ifreq is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes().take(IFNAMSIZ - 1)) {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: req is a valid ifreq for SIOCGIFINDEX.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: SIOCGIFINDEX filled the index member of the union.
-    Ok(unsafe { req.ifr_ifru.ifru_ifindex })
+    socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .ctx(|| "netlink socket".into())
 }
 
 const RTM_NEWLINK: u16 = 16;
@@ -229,16 +204,10 @@ pub fn link_message(index: i32, netns: i32, name: &str, seq: u32) -> Vec<u8> {
 
 fn set_link(sock: BorrowedFd<'_>, index: i32, netns: BorrowedFd<'_>, name: &str) -> io::Result<()> {
     let msg = link_message(index, netns.as_raw_fd(), name, 1);
-    // SAFETY: msg is valid for its length; the kernel's address is the default.
-    if unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // The kernel's address is the default.
+    send(sock.as_raw_fd(), &msg, MsgFlags::empty())?;
     let mut buf = [0u8; 4096];
-    // SAFETY: buf is valid for its length.
-    let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let n = recv(sock.as_raw_fd(), &mut buf, MsgFlags::empty())?;
     // The answer is an NLMSG_ERROR whose error is 0 (the ACK) or -errno.
     if n >= 20 && u16::from_ne_bytes([buf[4], buf[5]]) == libc::NLMSG_ERROR as u16 {
         let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);

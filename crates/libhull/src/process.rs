@@ -65,9 +65,9 @@ static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 
 fn run_init(a: &mut InitArgs<'_>) -> Result<Infallible> {
     for fd in &a.close_fds {
-        // SAFETY: these descriptors belong to the parent's objects, which the init
-        // never touches again (it leaves with _exit or execve).
-        unsafe { libc::close(*fd) };
+        // These descriptors belong to the parent's objects, which the init never
+        // touches again (it leaves with _exit or execve).
+        let _ = nix::unistd::close(*fd);
     }
     a.cgroup_join.join()?;
     // Until execve, /proc/<pid> of the init must not let the container reach hull's
@@ -75,8 +75,7 @@ fn run_init(a: &mut InitArgs<'_>) -> Result<Infallible> {
     // belong to root, so without root the parent could no longer write the uid and
     // gid maps: then the init turns non-dumpable once they are written, before it
     // enters anything of the container (its new pid namespace holds no one else yet).
-    // SAFETY: geteuid cannot fail.
-    let rootless = unsafe { libc::geteuid() } != 0;
+    let rootless = !nix::unistd::geteuid().is_root();
     if !rootless {
         sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     }
@@ -207,13 +206,8 @@ use std::os::unix::fs::OpenOptionsExt;
 
 /// A session keyring of the container's own, so it cannot see hull's keys.
 fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = CString::new(format!("_ses.{id}")).map_err(|_| Error::Usage("bad id".into()))?;
-    // SAFETY: keyctl(JOIN_SESSION_KEYRING) takes a NUL-terminated name.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if ret < 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(e) = sys::join_session_keyring(&name) {
         // Kernels without keyrings: nothing to isolate (runc ignores ENOSYS too).
         if e.raw_os_error() != Some(libc::ENOSYS) {
             return Err(Error::sys("join a new session keyring", e));
@@ -228,13 +222,7 @@ fn set_identity(spec: &Spec) -> Result<()> {
         nix::unistd::sethostname(h).ctx(|| format!("set hostname {h:?}"))?;
     }
     if let Some(d) = spec.domainname() {
-        // SAFETY: d is valid for its length.
-        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } < 0 {
-            return Err(Error::sys(
-                format!("set domainname {d:?}"),
-                std::io::Error::last_os_error(),
-            ));
-        }
+        sys::setdomainname(d).ctx(|| format!("set domainname {d:?}"))?;
     }
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         for (key, value) in sysctl {
@@ -328,13 +316,13 @@ pub(crate) fn exec_process(
     if process.terminal().unwrap_or(false) {
         // The pty was made by root; the process must own its terminal to reopen it
         // (runc's fixStdioPermissions).
-        // SAFETY: fchown on the standard input descriptor, which setup_console made.
-        if unsafe { libc::fchown(0, user.uid(), user.gid()) } < 0 {
-            return Err(Error::sys(
-                "chown the terminal to the process user",
-                std::io::Error::last_os_error(),
-            ));
-        }
+        // Standard input is the pty slave, which setup_console made.
+        nix::unistd::fchown(
+            std::io::stdin(),
+            Some(nix::unistd::Uid::from_raw(user.uid())),
+            Some(nix::unistd::Gid::from_raw(user.gid())),
+        )
+        .ctx(|| "chown the terminal to the process user".into())?;
     }
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let mut seccomp = seccomp;
@@ -400,8 +388,8 @@ pub fn reset_signals() -> Result<()> {
         if signo == libc::SIGKILL || signo == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL sets no handler; invalid numbers fail harmlessly.
-        unsafe { libc::signal(signo, libc::SIG_DFL) };
+        // Invalid numbers (those glibc keeps for itself) fail harmlessly.
+        let _ = sys::signal_default(signo);
     }
     Ok(())
 }

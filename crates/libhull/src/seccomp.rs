@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -236,13 +236,8 @@ impl Filter {
             .load()
             .map_err(|e| libseccomp_error("load the seccomp filter", e))?;
         if let Some(n) = self.notify {
-            let raw = self
-                .ctx
-                .get_notify_fd()
+            let fd = crate::sys::seccomp_notify_fd(&self.ctx)
                 .map_err(|e| libseccomp_error("get the seccomp notify descriptor", e))?;
-            // SAFETY: libseccomp made this descriptor when it loaded the filter and
-            // leaves it to the caller (releasing the context does not close it).
-            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
             send_with_fd(n.conn.as_fd(), n.message.as_bytes(), fd.as_fd())?;
             // The agent sees the end of the connection even where another process
             // still holds a copy of it (a foreground `run`'s parent).

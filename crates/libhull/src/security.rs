@@ -153,24 +153,13 @@ pub fn apply_caps(m: &CapMasks) -> Result<()> {
         if m.ambient & (1 << bit) == 0 {
             continue;
         }
-        // SAFETY: integer arguments only.
-        let ret = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                bit as libc::c_ulong,
-                0,
-                0,
-            )
-        };
         // Like runc, an ambient capability that is not also permitted and inheritable
         // is skipped rather than failing the container (runc's default spec asks for
         // ambient capabilities without inheritable ones).
-        if ret < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
-            return Err(Error::sys(
-                format!("raise ambient {}", cap_name(bit)),
-                std::io::Error::last_os_error(),
-            ));
+        if let Err(e) = sys::cap_ambient_raise(bit) {
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err(Error::sys(format!("raise ambient {}", cap_name(bit)), e));
+            }
         }
     }
     Ok(())

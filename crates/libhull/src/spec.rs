@@ -211,8 +211,10 @@ pub fn default_spec_json(rootless: bool) -> Result<String> {
 /// The changes `runc spec --rootless` makes to the default spec.
 fn make_rootless(v: &mut serde_json::Value) {
     use serde_json::json;
-    // SAFETY: getuid and getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
     if let Some(mounts) = v["mounts"].as_array_mut() {
         for m in mounts.iter_mut() {
             match m["destination"].as_str() {

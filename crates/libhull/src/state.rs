@@ -346,13 +346,7 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
         }
         Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
     };
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } < 0 {
-        return Err(Error::sys(
-            format!("lock {}", dir.display()),
-            std::io::Error::last_os_error(),
-        ));
-    }
+    crate::sys::flock_exclusive(fd.as_fd()).ctx(|| format!("lock {}", dir.display()))?;
     Ok(Locked {
         id: id.into(),
         dir,
@@ -538,8 +532,7 @@ mod tests {
         let (summary, uid) = root.load_summary("c1").unwrap();
         assert_eq!(summary.annotations, st.summary.annotations);
         assert_eq!(summary.bundle, st.summary.bundle);
-        // SAFETY: geteuid cannot fail.
-        assert_eq!(uid, unsafe { libc::geteuid() });
+        assert_eq!(uid, nix::unistd::geteuid().as_raw());
         assert_eq!(root.list().unwrap(), vec!["c1".to_string()]);
         locked.remove().unwrap();
         assert!(matches!(root.load("c1"), Err(Error::NotFound(_))));

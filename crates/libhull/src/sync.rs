@@ -13,9 +13,13 @@
 //! At any step the init may send `Error(text)` instead and exit.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recv, send, MsgFlags};
 
 use crate::error::{Context, Error, Result};
+use crate::sys::{self, ReceivedFd};
 
 #[derive(Debug, PartialEq)]
 pub enum Msg {
@@ -60,41 +64,21 @@ pub struct Channel(OwnedFd);
 impl Channel {
     /// A connected pair, both ends close-on-exec.
     pub fn pair() -> Result<(Channel, Channel)> {
-        let mut fds = [0; 2];
-        // SAFETY: fds is a two-element array as socketpair(2) requires.
-        let ret = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if ret < 0 {
-            return Err(Error::sys("socketpair", io::Error::last_os_error()));
-        }
-        // SAFETY: socketpair returned two new descriptors that we now own.
-        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx(|| "socketpair".into())?;
         Ok((Channel(a), Channel(b)))
     }
 
     pub fn send(&self, msg: &Msg) -> Result<()> {
         let buf = msg.encode();
-        // SAFETY: buf is valid for its length.
-        let n = unsafe {
-            libc::send(
-                self.0.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(Error::sys(
-                "send on the init channel",
-                io::Error::last_os_error(),
-            ));
-        }
+        send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL)
+            .ctx(|| "send on the init channel".into())?;
         Ok(())
     }
 
@@ -104,37 +88,26 @@ impl Channel {
             // A message longer than the buffer would be cut silently, and the state JSON
             // carries the annotations (Kubernetes allows 256 KiB of them): ask for the
             // length first. MSG_TRUNC makes recv return the whole length of the packet.
-            // SAFETY: a zero-length read into no buffer.
-            let len = unsafe {
-                libc::recv(
-                    self.0.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    0,
-                    libc::MSG_PEEK | libc::MSG_TRUNC,
-                )
+            // A zero-length read into no buffer.
+            let len = match recv(
+                self.0.as_raw_fd(),
+                &mut [],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Ok(len) => len,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive on the init channel", e)),
             };
-            if len < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::sys("receive on the init channel", e));
-            }
-            let mut buf = vec![0u8; (len as usize).max(1)];
-            // SAFETY: buf is valid for its length.
-            let n =
-                unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::sys("receive on the init channel", e));
-            }
+            let mut buf = vec![0u8; len.max(1)];
+            let n = match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive on the init channel", e)),
+            };
             if n == 0 {
                 return Ok(None);
             }
-            return Msg::decode(&buf[..n as usize])
+            return Msg::decode(&buf[..n])
                 .map(Some)
                 .ok_or_else(|| Error::Init("garbled message on the init channel".into()));
         }
@@ -161,28 +134,16 @@ pub fn send_fd(sock: BorrowedFd<'_>, name: &str, fd: BorrowedFd<'_>) -> Result<(
 
 /// Receives one descriptor sent with SCM_RIGHTS.
 pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut buf = [0u8; 4096];
-    let mut iov = [io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ctx(|| "receive the pty master".into())?;
-    for c in msg.cmsgs().ctx(|| "read control message".into())? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
-                // SAFETY: the kernel installed this descriptor for us.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-        }
+    match sys::recv_fd(sock).ctx(|| "receive the pty master".into())? {
+        ReceivedFd::Fd(fd) => Ok(fd),
+        ReceivedFd::Truncated => Err(Error::sys(
+            "read control message",
+            io::Error::from_raw_os_error(libc::ENOBUFS),
+        )),
+        ReceivedFd::Missing => Err(Error::Init(
+            "no descriptor received on the console socket".into(),
+        )),
     }
-    Err(Error::Init(
-        "no descriptor received on the console socket".into(),
-    ))
 }
 
 #[cfg(test)]

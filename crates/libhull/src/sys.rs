@@ -1,9 +1,12 @@
 //! The narrow layer of raw system calls that neither `std` nor `nix` wraps the way hull
-//! needs them: `clone3`, `openat2`, `mount_setattr`, `pidfd_open`, `close_range`, `capset`.
+//! needs them: `clone3`, `openat2`, `mount_setattr`, `open_tree`, `move_mount`,
+//! `pidfd_open`, `close_range`, `capset`, `bpf`, `sched_setattr`, `prlimit`, a few
+//! `prctl`s and `ioctl`s, and taking ownership of descriptors the kernel or libseccomp
+//! hands over.
 //!
 //! Every `unsafe` block of libhull lives here, each with its `SAFETY:` line.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -375,4 +378,390 @@ pub fn read_small_file(f: &mut std::fs::File) -> io::Result<Vec<u8>> {
     }
     buf.truncate(len);
     Ok(buf)
+}
+
+/// The effective user id of the process (for the `hull` binary, which does not use nix).
+pub fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`: adds `cap` to the ambient set.
+pub fn cap_ambient_raise(cap: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            cap as libc::c_ulong,
+            0,
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+const OPEN_TREE_CLONE: u32 = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | O_CLOEXEC)`, with `AT_RECURSIVE` when
+/// `recursive`: a detached copy of the mount at `path` (and of those under it).
+pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    // SAFETY: c is NUL-terminated; open_tree returns a new descriptor or -1.
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })?;
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)`:
+/// attaches the detached mount tree `tree` on the mount point `target`.
+pub fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: two valid descriptors and empty NUL-terminated paths.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
+/// `flock(fd, LOCK_EX)`: waits for an exclusive lock, held until the descriptor closes.
+pub fn flock_exclusive(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: flock on a valid descriptor.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: the calling process joins a new session
+/// keyring named `name`.
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING) takes a NUL-terminated name.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })?;
+    Ok(())
+}
+
+/// `setdomainname(name)`: the NIS domain name of the current UTS namespace.
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: name is valid for its length.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `signal(signo, SIG_DFL)`: the default disposition for `signo`.
+pub fn signal_default(signo: i32) -> io::Result<()> {
+    // SAFETY: installing SIG_DFL sets no handler; invalid numbers fail harmlessly.
+    if unsafe { libc::signal(signo, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `set_mempolicy(mode, nodes, maxnode)` of the calling thread: `nodes` is a bit mask of
+/// NUMA nodes (`maxnode` counts its bits plus one), `None` passes no mask.
+pub fn set_mempolicy(mode: i32, nodes: Option<&[u64]>) -> io::Result<()> {
+    let (ptr, max) = match nodes {
+        Some(n) => (n.as_ptr(), (n.len() * 64 + 1) as u64),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: ptr is NULL or holds the words maxnode counts (their bits plus one).
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, max) })?;
+    Ok(())
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio)`: the I/O priority of the calling process.
+pub fn ioprio_set(ioprio: i32) -> io::Result<()> {
+    // SAFETY: ioprio_set takes integers; 1 is IOPRIO_WHO_PROCESS, 0 this process.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, ioprio) })?;
+    Ok(())
+}
+
+/// The fields of `struct sched_attr` that [`sched_setattr`] sets (it fills in the size).
+pub struct SchedParams {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// `struct sched_attr` (SCHED_ATTR_SIZE_VER0).
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
+
+/// `sched_setattr(0, attr, 0)`: the scheduling policy and attributes of the calling thread.
+pub fn sched_setattr(p: &SchedParams) -> io::Result<()> {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy: p.policy,
+        flags: p.flags,
+        nice: p.nice,
+        priority: p.priority,
+        runtime: p.runtime,
+        deadline: p.deadline,
+        period: p.period,
+    };
+    // SAFETY: attr is a valid sched_attr of the size it declares.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// `prlimit(pid, resource, {soft, hard}, NULL)`: sets a resource limit of process `pid`.
+pub fn prlimit(
+    pid: i32,
+    resource: libc::__rlimit_resource_t,
+    soft: u64,
+    hard: u64,
+) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: lim is a valid rlimit; old limit not requested.
+    if unsafe { libc::prlimit(pid, resource, &lim, std::ptr::null_mut()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// What [`recv_fd`] received.
+pub enum ReceivedFd {
+    /// The first descriptor the message carried (SCM_RIGHTS).
+    Fd(OwnedFd),
+    /// A message without a descriptor.
+    Missing,
+    /// The control data was cut short (`MSG_CTRUNC`): it held more than one descriptor.
+    Truncated,
+}
+
+/// `recvmsg` of one message (payload up to 4 KiB, dropped) on the unix socket `sock`,
+/// with room for one descriptor sent with SCM_RIGHTS, received close-on-exec.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<ReceivedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 4096];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let Ok(cmsgs) = msg.cmsgs() else {
+        return Ok(ReceivedFd::Truncated);
+    };
+    for c in cmsgs {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel installed this descriptor for us.
+                return Ok(ReceivedFd::Fd(unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+    }
+    Ok(ReceivedFd::Missing)
+}
+
+/// The seccomp notify descriptor libseccomp made when it loaded `ctx`'s filter, now the
+/// caller's. Call it once per loaded filter: each call returns the same descriptor.
+pub fn seccomp_notify_fd(
+    ctx: &libseccomp::ScmpFilterContext,
+) -> Result<OwnedFd, libseccomp::error::SeccompError> {
+    let raw = ctx.get_notify_fd()?;
+    // SAFETY: libseccomp made this descriptor when it loaded the filter and leaves it to
+    // the caller (releasing the context does not close it).
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+const BPF_PROG_LOAD: i64 = 5;
+const BPF_PROG_ATTACH: i64 = 8;
+
+// `bpf_prog_load` passes a slice of instructions as an array of `struct bpf_insn`.
+const _: () = assert!(std::mem::size_of::<crate::cgroup_devices::Insn>() == 8);
+
+/// The `bpf_attr` prefix of BPF_PROG_LOAD.
+#[repr(C)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// The `bpf_attr` prefix of BPF_PROG_ATTACH.
+#[repr(C)]
+struct ProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// `bpf(BPF_PROG_LOAD)` of `insns` as a program of `prog_type` for
+/// `expected_attach_type`, named `name`, under `license`; the verifier writes its log
+/// (level 1) into `log`.
+pub fn bpf_prog_load(
+    prog_type: u32,
+    expected_attach_type: u32,
+    insns: &[crate::cgroup_devices::Insn],
+    license: &CStr,
+    name: [u8; 16],
+    log: &mut [u8],
+) -> io::Result<OwnedFd> {
+    let attr = ProgLoadAttr {
+        prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name: name,
+        prog_ifindex: 0,
+        expected_attach_type,
+    };
+    // SAFETY: attr is a valid bpf_attr prefix for BPF_PROG_LOAD of the size passed;
+    // the pointers it holds live until the call returns.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const ProgLoadAttr,
+            std::mem::size_of::<ProgLoadAttr>(),
+        )
+    })?;
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `bpf(BPF_PROG_ATTACH)`: attaches the program `prog` to `target` (for a cgroup
+/// program, the cgroup's directory) as `attach_type`, with `flags`.
+pub fn bpf_prog_attach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+) -> io::Result<()> {
+    let attach = ProgAttachAttr {
+        target_fd: target.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type,
+        attach_flags: flags,
+        replace_bpf_fd: 0,
+    };
+    // SAFETY: attach is a valid bpf_attr prefix for BPF_PROG_ATTACH of the size passed.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &attach as *const ProgAttachAttr,
+            std::mem::size_of::<ProgAttachAttr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: the terminal `fd` becomes the controlling terminal of the
+/// calling process's session.
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `ioctl(fd, TIOCSWINSZ)`: sets a terminal's window size.
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: ws is a valid winsize for TIOCSWINSZ.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `ioctl(fd, TIOCGWINSZ)`: a terminal's window size, as (rows, columns).
+pub fn winsize(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
+    // SAFETY: zeroed winsize is valid; TIOCGWINSZ fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: ws is a valid winsize for TIOCGWINSZ.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// The index of network interface `name` in the current network namespace
+/// (`SIOCGIFINDEX` on an `AF_INET` datagram socket; a longer name is cut to
+/// `IFNAMSIZ - 1` bytes).
+pub fn ifindex(name: &str) -> io::Result<i32> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: a zeroed ifreq is valid.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req
+        .ifr_name
+        .iter_mut()
+        .zip(name.bytes().take(libc::IFNAMSIZ - 1))
+    {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: req is a valid ifreq for SIOCGIFINDEX.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFINDEX filled the index member of the union.
+    Ok(unsafe { req.ifr_ifru.ifru_ifindex })
 }

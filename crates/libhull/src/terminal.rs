@@ -6,11 +6,11 @@
 //! foreground plays the other end of that socket itself and copies between its own
 //! terminal and the master.
 
-use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
+use crate::sys;
 
 /// In the init, after pivot_root: opens the pty, sends the master, takes the slave as
 /// stdio and controlling terminal.
@@ -34,22 +34,12 @@ pub fn setup_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> Result
     crate::sync::send_fd(socket, &name, master.as_fd())?;
     drop(master);
     nix::unistd::setsid().ctx(|| "setsid".into())?;
-    // SAFETY: TIOCSCTTY takes an integer argument.
-    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-        return Err(Error::sys(
-            "make the pty the controlling terminal",
-            io::Error::last_os_error(),
-        ));
-    }
-    for target in 0..3 {
-        // SAFETY: dup2 onto a standard descriptor number; no Rust object owns 0-2 here.
-        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
-            return Err(Error::sys(
-                format!("dup2 the pty to fd {target}"),
-                io::Error::last_os_error(),
-            ));
-        }
-    }
+    sys::set_controlling_terminal(slave.as_fd())
+        .ctx(|| "make the pty the controlling terminal".into())?;
+    // No Rust object owns 0-2 here.
+    nix::unistd::dup2_stdin(&slave).ctx(|| "dup2 the pty to fd 0".into())?;
+    nix::unistd::dup2_stdout(&slave).ctx(|| "dup2 the pty to fd 1".into())?;
+    nix::unistd::dup2_stderr(&slave).ctx(|| "dup2 the pty to fd 2".into())?;
     Ok(())
 }
 
@@ -80,54 +70,35 @@ pub fn console_ends(
 
 /// Sets a terminal's window size.
 pub fn set_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<()> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: ws is a valid winsize for TIOCSWINSZ.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
-        return Err(Error::sys(
-            "set the terminal size",
-            io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    sys::set_winsize(fd, rows, cols).ctx(|| "set the terminal size".into())
 }
 
 /// The window size of a terminal, if `fd` is one.
-pub fn get_size(fd: RawFd) -> Option<(u16, u16)> {
-    // SAFETY: zeroed winsize is valid; TIOCGWINSZ fills it.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: ws is a valid winsize for TIOCGWINSZ.
-    (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some((ws.ws_row, ws.ws_col))
+pub fn get_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    sys::winsize(fd).ok()
 }
 
 /// Puts hull's own terminal in raw mode for the length of a foreground `run -t`;
 /// dropping it restores the old mode.
-pub struct RawMode {
-    fd: RawFd,
+pub struct RawMode<'fd> {
+    fd: BorrowedFd<'fd>,
     old: nix::sys::termios::Termios,
 }
 
-impl RawMode {
-    pub fn enter(fd: RawFd) -> Option<RawMode> {
-        // SAFETY: fd is stdin, open for the life of the process.
-        let b = unsafe { BorrowedFd::borrow_raw(fd) };
-        let old = nix::sys::termios::tcgetattr(b).ok()?;
+impl<'fd> RawMode<'fd> {
+    pub fn enter(fd: BorrowedFd<'fd>) -> Option<RawMode<'fd>> {
+        let old = nix::sys::termios::tcgetattr(fd).ok()?;
         let mut raw = old.clone();
         nix::sys::termios::cfmakeraw(&mut raw);
-        nix::sys::termios::tcsetattr(b, nix::sys::termios::SetArg::TCSANOW, &raw).ok()?;
+        nix::sys::termios::tcsetattr(fd, nix::sys::termios::SetArg::TCSANOW, &raw).ok()?;
         Some(RawMode { fd, old })
     }
 }
 
-impl Drop for RawMode {
+impl Drop for RawMode<'_> {
     fn drop(&mut self) {
-        // SAFETY: fd is stdin, open for the life of the process.
-        let b = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        let _ = nix::sys::termios::tcsetattr(b, nix::sys::termios::SetArg::TCSANOW, &self.old);
+        let _ =
+            nix::sys::termios::tcsetattr(self.fd, nix::sys::termios::SetArg::TCSANOW, &self.old);
     }
 }
 
