@@ -436,6 +436,37 @@ fn pause_and_resume_freeze_and_thaw_every_process() {
     assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
 }
 
+/// The init joins its v1 cgroups itself, first of all. A cgroup it cannot join (a v1
+/// cpuset made beforehand without cpus, which hull leaves as it found it) fails
+/// `create` with the init's own error naming the file, not with the broken channel the
+/// parent sees afterwards, and leaves nothing behind.
+#[test]
+fn a_cgroup_the_init_cannot_join_is_named() {
+    if v2() || !std::path::Path::new("/sys/fs/cgroup/cpuset/tasks").exists() {
+        eprintln!("no v1 cpuset hierarchy: skipped");
+        return;
+    }
+    let env = Env::new("cg_nojoin");
+    let b = env.bundle("b");
+    let parent =
+        PathBuf::from("/sys/fs/cgroup/cpuset").join(env.cgroup_parent().trim_start_matches('/'));
+    let dir = parent.join(b.id());
+    std::fs::create_dir(&parent).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    let out = env.hull(&["create", "-b", b.path_str(), b.id()]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir(&parent);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!("{}/tasks", dir.display())),
+        "the tasks file is named: {err}"
+    );
+    assert!(!err.contains("Broken pipe"), "{err}");
+    assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
+}
+
 /// `state` reads the freezer of every container; `list` believes hull's own record of
 /// pause and resume, and reads the freezer only of containers hull paused.
 #[test]

@@ -158,7 +158,12 @@ pub fn without_root_if_not_delegated(rec: CgroupRecord) -> CgroupRecord {
             }
         }
         if p == dir {
-            writable(&dir.join("cgroup.procs"))
+            // The file the container's processes join through.
+            writable(&dir.join(if is_v2_path(&rec, dir) {
+                "cgroup.procs"
+            } else {
+                "tasks"
+            }))
         } else {
             writable(p)
         }
@@ -234,8 +239,12 @@ fn is_v2_path(rec: &CgroupRecord, dir: &Path) -> bool {
 /// with [`join_v2`]. The v1 hierarchies the child joins itself, with [`SelfJoin`].
 pub fn clone3_into(rec: &CgroupRecord, flags: u64) -> std::io::Result<(crate::sys::Fork, bool)> {
     use std::os::fd::AsFd;
-    let Some(dir) = v2_dir(rec).and_then(|d| fs::File::open(d).ok()) else {
+    let Some(dir) = v2_dir(rec) else {
         return crate::sys::clone3(flags, None).map(|f| (f, true));
+    };
+    // A directory that cannot be opened: [`join_v2`] then says why.
+    let Ok(dir) = fs::File::open(dir) else {
+        return crate::sys::clone3(flags, None).map(|f| (f, false));
     };
     match crate::sys::clone3(flags, Some(dir.as_fd())) {
         Ok(f) => Ok((f, true)),

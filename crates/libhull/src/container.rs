@@ -154,6 +154,7 @@ fn create_from(
             pid: 0,
             pid_start: 0,
             pid_handle: None,
+            boot_id: None,
             bundle: bundle.dir.clone(),
             rootfs: bundle.rootfs.clone(),
             created: crate::time::now_rfc3339(),
@@ -242,11 +243,14 @@ fn create_from(
     drop(fifo);
     drop(console);
 
+    // The init may have failed already (joining its cgroups is its first step): then
+    // what we do to its pid fails too, and the message it left says why.
+    let init_error = |e: Error| parent_end.pending_error().map(Error::Init).unwrap_or(e);
     if ns.new_user {
-        namespaces::write_id_maps(pid, linux)?;
+        namespaces::write_id_maps(pid, linux).map_err(init_error)?;
     }
     if !in_cgroup {
-        cgroups::join_v2(&cg, pid)?;
+        cgroups::join_v2(&cg, pid).map_err(init_error)?;
     }
     t.mark("id maps, cgroup v2 join");
     let process_spec = spec
@@ -255,15 +259,17 @@ fn create_from(
         .ok_or_else(|| Error::config("process", "missing"))?;
     if let Some(adj) = process_spec.oom_score_adj() {
         fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-            .ctx(|| "write oom_score_adj".into())?;
+            .ctx(|| "write oom_score_adj".into())
+            .map_err(init_error)?;
     }
-    set_rlimits(pid, process_spec)?;
+    set_rlimits(pid, process_spec).map_err(init_error)?;
     undo.netdev = Some(netdev.clone());
-    crate::netdev::move_in(&netdev, pid)?;
+    crate::netdev::move_in(&netdev, pid).map_err(init_error)?;
     st.summary.pid = pid;
     st.summary.pid_start = state::read_stat(pid).map(|(_, s)| s).unwrap_or(0);
     st.summary.pid_handle = sys::pidfd_handle(pidfd.as_fd());
-    parent_end.send(&Msg::Go)?;
+    st.summary.boot_id = state::boot_id().map(str::to_string);
+    parent_end.send(&Msg::Go).map_err(init_error)?;
     t.mark("rlimits, go");
 
     loop {
@@ -536,7 +542,11 @@ pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
 
 /// Signals the init through a pidfd that is surely its own.
 fn signal_init(st: &State, sig: i32) -> Result<()> {
-    let Some(pidfd) = st.summary.init_pidfd() else {
+    let pidfd = st
+        .summary
+        .init_pidfd()
+        .ctx(|| format!("pidfd of pid {}", st.summary.pid))?;
+    let Some(pidfd) = pidfd else {
         return Ok(());
     };
     sys::pidfd_send_signal(pidfd.as_fd(), sig)
@@ -595,7 +605,11 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
         }
         cgroups::set_frozen(&st.cgroup, false)?;
     }
-    if let Some(pidfd) = st.summary.init_pidfd() {
+    let init = st
+        .summary
+        .init_pidfd()
+        .ctx(|| format!("pidfd of pid {}", st.summary.pid))?;
+    if let Some(pidfd) = init {
         let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         wait_pidfd(&pidfd);
     }

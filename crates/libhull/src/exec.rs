@@ -210,6 +210,7 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     let pidfd = st
         .summary
         .init_pidfd()
+        .ctx(|| format!("pidfd of pid {}", st.summary.pid))?
         .ok_or_else(|| Error::Status("container not running".into()))?;
     let mut cg = st.cgroup.clone();
     if let Some(sub) = &o.sub_cgroup {
@@ -302,11 +303,14 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
         let _ = waitpid(nix::unistd::Pid::from_raw(pid), None);
         e
     };
+    // The child may have failed already (joining its cgroups is its first step): the
+    // message it left says why better than what failed here.
+    let fail = |e: Error| kill_child(parent_end.pending_error().map(Error::Init).unwrap_or(e));
     if !in_cgroup {
-        cgroups::join_v2(&cg, pid).map_err(kill_child)?;
+        cgroups::join_v2(&cg, pid).map_err(fail)?;
     }
-    container::set_rlimits(pid, process).map_err(kill_child)?;
-    parent_end.send(&Msg::Go).map_err(kill_child)?;
+    container::set_rlimits(pid, process).map_err(fail)?;
+    parent_end.send(&Msg::Go).map_err(fail)?;
     // The child's end closes on a successful execve; a failure arrives as a message.
     match parent_end.recv().map_err(kill_child)? {
         None => {}

@@ -763,8 +763,6 @@ fn create_device(ctx: &MountContext<'_>, root: BorrowedFd<'_>, dev: &LinuxDevice
     let mode = Mode::from_bits_truncate(dev.file_mode().unwrap_or(0o666));
     let rdev = nix::sys::stat::makedev(dev.major() as u64, dev.minor() as u64);
     let made = if ctx.in_user_ns {
-        // Whatever is at the path is replaced, as runc does.
-        let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         Err(nix::errno::Errno::EPERM)
     } else {
         match nix::sys::stat::mknodat(&dir, name, kind, mode, rdev) {
@@ -788,6 +786,8 @@ fn create_device(ctx: &MountContext<'_>, root: BorrowedFd<'_>, dev: &LinuxDevice
             .ctx(|| format!("chown {}", path.display()))?;
         }
         Err(nix::errno::Errno::EPERM) => {
+            // Whatever is at the path is replaced, as runc does.
+            let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
             let host = fs::metadata(path).ctx(|| format!("host device {}", path.display()))?;
             if !(host.file_type().is_char_device() || host.file_type().is_block_device()) {
                 return Err(Error::Init(format!(

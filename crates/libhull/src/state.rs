@@ -97,6 +97,11 @@ pub struct Summary {
     /// belong to anyone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_handle: Option<String>,
+    /// The boot the init was started in (`/proc/sys/kernel/random/boot_id`): pidfs
+    /// handles, pids and start times all begin again at every boot, so a state left
+    /// from an earlier boot (a `--root` on disk) names nothing that runs now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
@@ -165,7 +170,7 @@ impl Summary {
 
     /// Whether the container's init still runs (a zombie does not).
     pub fn init_alive(&self) -> bool {
-        if self.pid <= 0 {
+        if self.pid <= 0 || self.started_in_another_boot() {
             return false;
         }
         match self
@@ -180,12 +185,13 @@ impl Summary {
         }
     }
 
-    /// A pidfd of the container's init while it runs: through its pidfs handle, or
-    /// opened by pid and then checked against the start time, so that it is never a
-    /// descriptor of another process that got the pid later.
-    pub fn init_pidfd(&self) -> Option<OwnedFd> {
-        if self.pid <= 0 {
-            return None;
+    /// A pidfd of the container's init while it runs (`None` once it has exited):
+    /// through its pidfs handle, or opened by pid and then checked against the start
+    /// time, so that it is never a descriptor of another process that got the pid
+    /// later.
+    pub fn init_pidfd(&self) -> std::io::Result<Option<OwnedFd>> {
+        if self.pid <= 0 || self.started_in_another_boot() {
+            return Ok(None);
         }
         let fd = match self
             .pid_handle
@@ -193,17 +199,30 @@ impl Summary {
             .map(crate::sys::pidfd_from_handle)
         {
             Some(Ok(fd)) => fd,
-            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => return None,
-            _ => {
-                let fd = crate::sys::pidfd_open(self.pid).ok()?;
-                if !process_alive(self.pid, self.pid_start) {
-                    return None;
-                }
-                fd
-            }
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => return Ok(None),
+            _ => match crate::sys::pidfd_open(self.pid) {
+                Ok(fd) if process_alive(self.pid, self.pid_start) => fd,
+                Ok(_) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+                Err(e) => return Err(e),
+            },
         };
-        (!crate::sys::pidfd_exited(fd.as_fd())).then_some(fd)
+        Ok((!crate::sys::pidfd_exited(fd.as_fd())).then_some(fd))
     }
+
+    fn started_in_another_boot(&self) -> bool {
+        matches!((self.boot_id.as_deref(), boot_id()), (Some(then), Some(now)) if then != now)
+    }
+}
+
+/// This boot's id, read once per process.
+pub fn boot_id() -> Option<&'static str> {
+    static ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let raw = crate::sys::read_small(Path::new("/proc/sys/kernel/random/boot_id")).ok()?;
+        String::from_utf8(raw).ok().map(|s| s.trim().to_string())
+    })
+    .as_deref()
 }
 
 /// The init is alive when its pid exists, is not a zombie, and started when ours did.
@@ -355,30 +374,35 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
 }
 
 fn load(dir: &Path, id: &str) -> Result<State> {
-    load_with_owner(dir, id).map(|(st, _)| st)
+    read_state(dir, id)
 }
 
-/// The state (or the part of it that `T` holds) and the uid that owns it: `create`
-/// made the state file and its directory in one call, as one user, so the file's owner
-/// is the directory's, which runc's `list` names. One `open`, one `fstat`, one `read`.
-fn load_with_owner<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<(T, u32)> {
-    use std::os::unix::fs::MetadataExt;
+/// The state (or the part of it that `T` holds) of the container in `dir`.
+fn read_state<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<T> {
     let path = dir.join(STATE_FILE);
-    let read = |path: &Path| {
-        let mut f = fs::File::open(path)?;
-        let uid = f.metadata()?.uid();
-        crate::sys::read_small_file(&mut f).map(|text| (text, uid))
-    };
-    let (text, uid) = match read(&path) {
+    let text = match crate::sys::read_small(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound(id.into()))
         }
         Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
     };
-    let st = serde_json::from_slice(&text)
-        .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))?;
-    Ok((st, uid))
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))
+}
+
+/// [`read_state`] and the uid that owns the state directory, which runc's `list`
+/// names.
+fn load_with_owner<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<(T, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = match fs::metadata(dir) {
+        Ok(m) => m.uid(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(id.into()))
+        }
+        Err(e) => return Err(Error::sys(format!("stat {}", dir.display()), e)),
+    };
+    Ok((read_state(dir, id)?, uid))
 }
 
 impl Locked {
@@ -472,6 +496,7 @@ mod tests {
             // A wrong start time: the handle alone must decide.
             pid_start: 1,
             pid_handle: Some(handle),
+            boot_id: boot_id().map(str::to_string),
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             created: String::new(),
@@ -479,7 +504,13 @@ mod tests {
             annotations: HashMap::new(),
         };
         assert!(s.init_alive());
-        assert!(s.init_pidfd().is_some());
+        assert!(s.init_pidfd().unwrap().is_some());
+        // pidfs handles begin again at every boot: a state from another boot names
+        // nothing that runs now.
+        let this_boot = s.boot_id.replace("another boot".into());
+        assert!(!s.init_alive());
+        assert!(s.init_pidfd().unwrap().is_none());
+        s.boot_id = this_boot;
         child.kill().unwrap();
         let wait_exit = || {
             while !crate::sys::pidfd_exited(pidfd.as_fd()) {
@@ -488,7 +519,7 @@ mod tests {
         };
         wait_exit();
         assert!(!s.init_alive(), "a zombie is not alive");
-        assert!(s.init_pidfd().is_none());
+        assert!(s.init_pidfd().unwrap().is_none());
         child.wait().unwrap();
         assert!(!s.init_alive(), "a reaped process is not alive");
         let e = crate::sys::pidfd_from_handle(s.pid_handle.as_deref().unwrap()).unwrap_err();
@@ -510,6 +541,7 @@ mod tests {
                 pid: 0,
                 pid_start: 0,
                 pid_handle: None,
+                boot_id: None,
                 bundle: "/b".into(),
                 rootfs: "/b/rootfs".into(),
                 created: crate::time::now_rfc3339(),

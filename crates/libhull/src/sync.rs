@@ -82,6 +82,20 @@ impl Channel {
         Ok(())
     }
 
+    /// The error the other end left on the channel before it went away, if one is
+    /// waiting: for when a step of ours on its pid failed because it had already exited.
+    pub fn pending_error(&self) -> Option<String> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
+            return None;
+        }
+        match self.recv() {
+            Ok(Some(Msg::Error(e))) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The next message; `None` when the other end closed.
     pub fn recv(&self) -> Result<Option<Msg>> {
         loop {
