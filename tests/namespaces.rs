@@ -527,6 +527,15 @@ fn init_is_in_its_cgroup_in_every_hierarchy() {
     for (controllers, path) in &lines {
         assert_eq!(path, &cg, "{controllers} hierarchy");
     }
+    // A hybrid host's cgroup2 (cloned into it with CLONE_INTO_CGROUP) too.
+    if cgroup_mounts().iter().any(|m| m.v2) {
+        let unified: Vec<String> = proc_cgroup(pid)
+            .into_iter()
+            .filter(|(id, _, _)| id == "0")
+            .map(|(_, _, path)| path)
+            .collect();
+        assert_eq!(unified, vec![cg.clone()], "the cgroup2 line");
+    }
     let dirs = cgroup_v1_dirs(&cg);
     assert_eq!(
         dirs.len(),
