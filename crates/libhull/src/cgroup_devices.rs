@@ -143,7 +143,7 @@ pub fn apply(rec: &crate::cgroups::CgroupRecord, rules: &[Rule]) -> Result<()> {
             "this container has no cgroup (no cgroup is delegated to this user)",
         ));
     }
-    match crate::cgroup_resources::dir_of(rec, "devices") {
+    match crate::cgroups::dir_of(rec, "devices") {
         Some(dir) if rec.unified => apply_v2(dir, rules),
         Some(dir) => apply_v1(dir, rules),
         None => Err(Error::config(

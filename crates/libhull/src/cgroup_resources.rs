@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
-use crate::cgroups::CgroupRecord;
+use crate::cgroups::{dir_of, CgroupRecord};
 use crate::error::{Error, Result};
 
 /// One file to write in the container's cgroup.
@@ -550,22 +550,6 @@ pub fn with_current_v2(res: &LinuxResources, rec: &CgroupRecord) -> LinuxResourc
     res
 }
 
-/// The directory of `controller` among the container's cgroup directories: on v1 the
-/// hierarchy whose name lists it (`cpu,cpuacct` holds cpu), on v2 the one directory.
-pub fn dir_of<'a>(rec: &'a CgroupRecord, controller: &str) -> Option<&'a PathBuf> {
-    if rec.unified {
-        return rec.paths.first();
-    }
-
-    rec.paths.iter().find(|p| {
-        p.strip_prefix("/sys/fs/cgroup")
-            .ok()
-            .and_then(|rest| rest.components().next())
-            .and_then(|c| c.as_os_str().to_str())
-            .is_some_and(|h| h.split(',').any(|c| c == controller))
-    })
-}
-
 /// The controllers the v2 directory (or its nearest existing ancestor) can enable.
 fn v2_controllers(dir: &Path) -> Vec<String> {
     let mut p = Some(dir);
@@ -956,22 +940,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unified.../escape"));
-    }
-
-    #[test]
-    fn v1_dir_of_a_comounted_controller() {
-        let rec = CgroupRecord {
-            paths: vec![
-                "/sys/fs/cgroup/cpu,cpuacct/hull/x".into(),
-                "/sys/fs/cgroup/memory/hull/x".into(),
-            ],
-            created: vec![],
-            unified: false,
-        };
-        assert_eq!(
-            dir_of(&rec, "cpuacct").unwrap(),
-            Path::new("/sys/fs/cgroup/cpu,cpuacct/hull/x")
-        );
-        assert!(dir_of(&rec, "pids").is_none());
     }
 }

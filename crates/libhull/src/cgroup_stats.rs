@@ -9,8 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::cgroup_resources::dir_of;
-use crate::cgroups::CgroupRecord;
+use crate::cgroups::{dir_of, CgroupRecord};
 
 fn read(dir: &Path, file: &str) -> Option<String> {
     fs::read_to_string(dir.join(file)).ok()

@@ -303,6 +303,22 @@ impl SelfJoin {
     }
 }
 
+/// The directory of `controller` among the container's cgroup directories: on v1 the
+/// hierarchy whose name lists it (`cpu,cpuacct` holds cpu), on v2 the one directory.
+pub fn dir_of<'a>(rec: &'a CgroupRecord, controller: &str) -> Option<&'a PathBuf> {
+    if rec.unified {
+        return rec.paths.first();
+    }
+
+    rec.paths.iter().find(|p| {
+        p.strip_prefix(CGROUP_ROOT)
+            .ok()
+            .and_then(|rest| rest.components().next())
+            .and_then(|c| c.as_os_str().to_str())
+            .is_some_and(|h| h.split(',').any(|c| c == controller))
+    })
+}
+
 /// The pids in the container's cgroup and its sub-cgroups.
 pub fn procs(rec: &CgroupRecord) -> Result<Vec<i32>> {
     let mut pids = Vec::new();
@@ -329,29 +345,22 @@ fn collect_procs(dir: &Path, pids: &mut Vec<i32>) -> Result<()> {
     Ok(())
 }
 
-/// The hierarchy to read the process list from: pids or freezer on v1 (always present
-/// with runc's layout), the one directory on v2.
+/// The hierarchy to read the process list from: pids on v1 (always present with runc's
+/// layout), the one directory on v2.
 fn pick(rec: &CgroupRecord) -> Option<&PathBuf> {
-    rec.paths
-        .iter()
-        .find(|p| rec.unified || p.starts_with("/sys/fs/cgroup/pids"))
-        .or_else(|| rec.paths.first())
+    dir_of(rec, "pids").or_else(|| rec.paths.first())
 }
 
 /// True when the container's cgroup is frozen (paused).
 pub fn is_frozen(rec: &CgroupRecord) -> bool {
-    if rec.unified {
-        return rec.paths.first().is_some_and(|p| {
-            crate::sys::read_small(&p.join("cgroup.freeze")).is_ok_and(|s| s.trim_ascii() == b"1")
-        });
-    }
-    rec.paths
-        .iter()
-        .find(|p| p.starts_with("/sys/fs/cgroup/freezer"))
-        .is_some_and(|p| {
-            crate::sys::read_small(&p.join("freezer.state"))
-                .is_ok_and(|s| s.trim_ascii() == b"FROZEN")
-        })
+    let (file, frozen): (&str, &[u8]) = if rec.unified {
+        ("cgroup.freeze", b"1")
+    } else {
+        ("freezer.state", b"FROZEN")
+    };
+    dir_of(rec, "freezer").is_some_and(|d| {
+        crate::sys::read_small(&d.join(file)).is_ok_and(|s| s.trim_ascii() == frozen)
+    })
 }
 
 /// Freezes (`true`) or thaws the container's cgroup and waits until the kernel says it
@@ -364,7 +373,7 @@ pub fn set_frozen(rec: &CgroupRecord, frozen: bool) -> Result<()> {
         (false, true) => ("freezer.state", "FROZEN", "freezer.state", "FROZEN"),
         (false, false) => ("freezer.state", "THAWED", "freezer.state", "THAWED"),
     };
-    let dir = crate::cgroup_resources::dir_of(rec, "freezer").ok_or_else(|| {
+    let dir = dir_of(rec, "freezer").ok_or_else(|| {
         Error::Status("the freezer cgroup controller is not available on this host".into())
     })?;
     for _ in 0..2000 {
@@ -474,5 +483,22 @@ mod tests {
     fn parent_dir_in_cgroups_path_is_refused() {
         let err = plan(Some(Path::new("/a/../../etc")), "x").unwrap_err();
         assert!(err.to_string().contains("linux.cgroupsPath"), "{err}");
+    }
+
+    #[test]
+    fn v1_dir_of_a_comounted_controller() {
+        let rec = CgroupRecord {
+            paths: vec![
+                "/sys/fs/cgroup/cpu,cpuacct/hull/x".into(),
+                "/sys/fs/cgroup/memory/hull/x".into(),
+            ],
+            created: vec![],
+            unified: false,
+        };
+        assert_eq!(
+            dir_of(&rec, "cpuacct").unwrap(),
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/hull/x")
+        );
+        assert!(dir_of(&rec, "pids").is_none());
     }
 }

@@ -170,18 +170,10 @@ impl Summary {
 
     /// Whether the container's init still runs (a zombie does not).
     pub fn init_alive(&self) -> bool {
-        if self.pid <= 0 || self.started_in_another_boot() {
-            return false;
-        }
-        match self
-            .pid_handle
-            .as_deref()
-            .map(crate::sys::pidfd_from_handle)
-        {
-            Some(Ok(fd)) => !crate::sys::pidfd_exited(fd.as_fd()),
-            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => false,
-            // No handle (an older kernel), or one this kernel cannot open.
-            _ => process_alive(self.pid, self.pid_start),
+        match self.by_handle() {
+            ByHandle::Live(_) => true,
+            ByHandle::Gone => false,
+            ByHandle::Unknown => process_alive(self.pid, self.pid_start),
         }
     }
 
@@ -190,29 +182,51 @@ impl Summary {
     /// time, so that it is never a descriptor of another process that got the pid
     /// later.
     pub fn init_pidfd(&self) -> std::io::Result<Option<OwnedFd>> {
-        if self.pid <= 0 || self.started_in_another_boot() {
-            return Ok(None);
+        match self.by_handle() {
+            ByHandle::Live(fd) => Ok(Some(fd)),
+            ByHandle::Gone => Ok(None),
+            ByHandle::Unknown => match crate::sys::pidfd_open(self.pid) {
+                Ok(fd) if process_alive(self.pid, self.pid_start) => {
+                    Ok((!crate::sys::pidfd_exited(fd.as_fd())).then_some(fd))
+                }
+                Ok(_) => Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+                Err(e) => Err(e),
+            },
         }
-        let fd = match self
+    }
+
+    /// What the init's pidfs handle says of it.
+    fn by_handle(&self) -> ByHandle {
+        if self.pid <= 0 || self.started_in_another_boot() {
+            return ByHandle::Gone;
+        }
+        match self
             .pid_handle
             .as_deref()
             .map(crate::sys::pidfd_from_handle)
         {
-            Some(Ok(fd)) => fd,
-            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => return Ok(None),
-            _ => match crate::sys::pidfd_open(self.pid) {
-                Ok(fd) if process_alive(self.pid, self.pid_start) => fd,
-                Ok(_) => return Ok(None),
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
-                Err(e) => return Err(e),
-            },
-        };
-        Ok((!crate::sys::pidfd_exited(fd.as_fd())).then_some(fd))
+            Some(Ok(fd)) if crate::sys::pidfd_exited(fd.as_fd()) => ByHandle::Gone,
+            Some(Ok(fd)) => ByHandle::Live(fd),
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => ByHandle::Gone,
+            // No handle (an older kernel), or one this kernel cannot open.
+            _ => ByHandle::Unknown,
+        }
     }
 
     fn started_in_another_boot(&self) -> bool {
         matches!((self.boot_id.as_deref(), boot_id()), (Some(then), Some(now)) if then != now)
     }
+}
+
+/// The answer of [`Summary::by_handle`].
+enum ByHandle {
+    /// A pidfd of the init, which runs.
+    Live(OwnedFd),
+    /// The init has exited (a zombie included), or was never started.
+    Gone,
+    /// No handle to ask: the pid and its start time must say.
+    Unknown,
 }
 
 /// This boot's id, read once per process.
