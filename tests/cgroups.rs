@@ -398,8 +398,7 @@ fn pause_and_resume_freeze_and_thaw_every_process() {
     let tick = b.rootfs().join("tmp/tick");
     assert!(wait_for(|| tick.exists(), Duration::from_secs(5)));
     env.hull_ok(&["pause", b.id()]);
-    let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-    assert_eq!(st["status"], "paused");
+    assert_eq!(env.status(b.id()), "paused");
     let frozen = if v2() {
         read(&env, b.id(), "freezer", "", "cgroup.events").contains("frozen 1")
     } else {
@@ -423,8 +422,7 @@ fn pause_and_resume_freeze_and_thaw_every_process() {
         || std::fs::read_to_string(&tick).unwrap() != before,
         Duration::from_secs(5)
     ));
-    let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-    assert_eq!(st["status"], "running");
+    assert_eq!(env.status(b.id()), "running");
     assert_eq!(
         env.hull(&["resume", b.id()]).status.code(),
         Some(1),
@@ -474,10 +472,6 @@ fn state_sees_any_freeze_list_sees_hulls_own() {
     let env = Env::new("cg_listfreeze");
     let b = with_resources(&env, json!({}), &["sleep", "100"]);
     env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
-    let status_in_state = || -> String {
-        let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-        st["status"].as_str().unwrap().to_string()
-    };
     let status_in_list = || -> String {
         let all: Value = serde_json::from_str(&env.hull_ok(&["list", "--format", "json"])).unwrap();
         all[0]["status"].as_str().unwrap().to_string()
@@ -504,27 +498,25 @@ fn state_sees_any_freeze_list_sees_hulls_own() {
     };
     // Frozen behind hull's back.
     set_frozen(true);
-    assert_eq!(status_in_state(), "paused");
+    assert_eq!(env.status(b.id()), "paused");
     assert_eq!(status_in_list(), "running");
     set_frozen(false);
     // Paused by hull, then thawed behind its back: both see it.
     env.hull_ok(&["pause", b.id()]);
-    assert_eq!(status_in_state(), "paused");
+    assert_eq!(env.status(b.id()), "paused");
     assert_eq!(status_in_list(), "paused");
     set_frozen(false);
-    assert_eq!(status_in_state(), "running");
+    assert_eq!(env.status(b.id()), "running");
     assert_eq!(status_in_list(), "running");
     // An init killed behind hull's back is stopped in both, with pid 0.
-    let pid: i32 = serde_json::from_str::<Value>(&env.hull_ok(&["state", b.id()])).unwrap()["pid"]
-        .as_i64()
-        .unwrap() as i32;
+    let pid = env.pid(b.id()) as i32;
     // SAFETY: a plain signal to the init of the container this test made.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     assert!(wait_for(
         || status_in_list() == "stopped",
         Duration::from_secs(5)
     ));
-    assert_eq!(status_in_state(), "stopped");
+    assert_eq!(env.status(b.id()), "stopped");
     env.hull_ok(&["delete", b.id()]);
 }
 

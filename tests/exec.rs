@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{cgroup_v1_dirs, wait_for, Bundle, Env};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A running container (`sleep`), writable root, ready for exec.
 fn running(env: &Env) -> Bundle {
@@ -18,11 +18,6 @@ fn running(env: &Env) -> Bundle {
     b.set_args(&["sleep", "100000"]);
     env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
     b
-}
-
-fn init_pid(env: &Env, id: &str) -> i64 {
-    let v: Value = serde_json::from_str(&env.hull_ok(&["state", id])).unwrap();
-    v["pid"].as_i64().unwrap()
 }
 
 fn exec_out(env: &Env, id: &str, args: &[&str]) -> String {
@@ -39,7 +34,7 @@ fn exec_out(env: &Env, id: &str, args: &[&str]) -> String {
 fn exec_joins_every_namespace_of_the_init() {
     let env = Env::new("exec_ns");
     let b = running(&env);
-    let pid = init_pid(&env, b.id());
+    let pid = env.pid(b.id());
     let inside = exec_out(
         &env,
         b.id(),
@@ -189,7 +184,7 @@ fn detached_exec_writes_its_pid_file() {
     assert_eq!(comm.trim(), "sleep");
     let listed: Vec<i32> =
         serde_json::from_str(&env.hull_ok(&["ps", "--format", "json", b.id()])).unwrap();
-    assert!(listed.contains(&pid) && listed.contains(&(init_pid(&env, b.id()) as i32)));
+    assert!(listed.contains(&pid) && listed.contains(&(env.pid(b.id()) as i32)));
     let table = env.hull_ok(&["ps", b.id()]);
     assert!(table.lines().next().unwrap().contains("PID"));
     assert!(table.lines().any(|l| l.contains("sleep 1000")), "{table}");
@@ -308,7 +303,7 @@ fn preserve_fds_passes_fd_3_and_no_other_host_fd_leaks() {
 fn bad_input_leaves_the_container_running() {
     let env = Env::new("exec_bad");
     let b = running(&env);
-    let pid = init_pid(&env, b.id());
+    let pid = env.pid(b.id());
     let one_line = |args: &[&str], needle: &str| {
         let out = env.hull(args);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -349,9 +344,8 @@ fn bad_input_leaves_the_container_running() {
         &["exec", "--process", p.to_str().unwrap(), b.id()],
         "user.uid",
     );
-    assert_eq!(init_pid(&env, b.id()), pid);
-    let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-    assert_eq!(st["status"], "running");
+    assert_eq!(env.pid(b.id()), pid);
+    assert_eq!(env.status(b.id()), "running");
     let procs: Vec<i32> =
         serde_json::from_str(&env.hull_ok(&["ps", "--format", "json", b.id()])).unwrap();
     assert_eq!(procs, vec![pid as i32], "a failed exec left a process");
@@ -600,7 +594,7 @@ fn host_mount_count() -> usize {
 fn two_hundred_execs_leave_nothing_behind() {
     let env = Env::new("exec_200");
     let b = running(&env);
-    let pid = init_pid(&env, b.id());
+    let pid = env.pid(b.id());
     let fds = || {
         std::fs::read_dir(format!("/proc/{pid}/fd"))
             .unwrap()
@@ -665,7 +659,7 @@ fn running_in_every_namespace(env: &Env) -> Bundle {
 fn exec_joins_a_user_namespace_first_and_every_other_one() {
     let env = Env::new("exec_userns");
     let b = running_in_every_namespace(&env);
-    let pid = init_pid(&env, b.id());
+    let pid = env.pid(b.id());
     let names = ["user", "cgroup", "time", "pid", "mnt", "net", "uts", "ipc"];
     let script = "for n in user cgroup time pid mnt net uts ipc; do readlink /proc/self/ns/$n; done; id -u; cat /proc/self/uid_map";
     let out = exec_out(&env, b.id(), &[script]);
@@ -713,7 +707,6 @@ fn foreground_exec_forwards_signals_to_its_process() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(42));
     // The container itself is untouched.
-    let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-    assert_eq!(st["status"], "running");
+    assert_eq!(env.status(b.id()), "running");
     env.hull_ok(&["delete", "-f", b.id()]);
 }

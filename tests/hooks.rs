@@ -139,10 +139,6 @@ impl Hooked {
     }
 }
 
-fn state(env: &Env, id: &str) -> Value {
-    serde_json::from_str(&env.hull_ok(&["state", id])).expect("state is JSON")
-}
-
 /// Checks what one hook recorded: its state, args, env and namespaces.
 /// `status` None: not checked (see `start_container_hook_is_given_the_created_state`).
 fn check_hook(h: &Hooked, point: &str, status: Option<&str>, pid: i64, ns_pid: &str) {
@@ -201,7 +197,7 @@ fn every_hook_point_runs_at_its_moment_in_its_namespace() {
 
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
     assert_eq!(h.order(), ["prestart", "createRuntime", "createContainer"]);
-    let pid = state(&env, b.id())["pid"].as_i64().unwrap();
+    let pid = env.state(b.id())["pid"].as_i64().unwrap();
     let init = pid.to_string();
     // The init's mount namespace is the container's, and not the host's.
     assert_ne!(ns_inode(pid, "mnt"), ns_inode("self", "mnt"));
@@ -231,7 +227,7 @@ fn every_hook_point_runs_at_its_moment_in_its_namespace() {
 
     env.hull_ok(&["kill", b.id(), "KILL"]);
     assert!(wait_for(
-        || state(&env, b.id())["status"] == "stopped",
+        || env.state(b.id())["status"] == "stopped",
         Duration::from_secs(5)
     ));
     assert!(!h.ran("poststop"), "poststop runs at delete, not at exit");
@@ -251,7 +247,7 @@ fn start_container_hook_is_given_the_created_state() {
     assert!(wait_for(|| h.ran("startContainer"), Duration::from_secs(5)));
     let st = h.state("startContainer");
     assert_eq!(st["status"], "created", "{st}");
-    assert_eq!(st["pid"], state(&env, b.id())["pid"], "{st}");
+    assert_eq!(st["pid"], env.state(b.id())["pid"], "{st}");
     env.hull_ok(&["delete", "-f", b.id()]);
 }
 
@@ -360,7 +356,7 @@ fn failing_poststart_hook_only_warns_and_the_next_one_still_runs() {
         stderr.contains("poststart") && stderr.contains("exit status 3"),
         "a warning names the hook: {stderr}"
     );
-    assert_eq!(state(&env, b.id())["status"], "running");
+    assert_eq!(env.state(b.id())["status"], "running");
     assert!(
         next_out.join("state").exists(),
         "runtime-spec: the remaining poststart hooks run after a failure"

@@ -9,17 +9,6 @@ use std::time::Duration;
 use common::{cgroup_v1_dirs, runc_available, wait_for, Env};
 use serde_json::Value;
 
-fn state(env: &Env, id: &str) -> Value {
-    serde_json::from_str(&env.hull_ok(&["state", id])).expect("state is JSON")
-}
-
-fn status(env: &Env, id: &str) -> String {
-    state(env, id)["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[test]
 fn run_shows_isolated_hostname_and_pid_1() {
     let env = Env::new("run_hostname");
@@ -55,7 +44,7 @@ fn run_keep_leaves_a_stopped_container() {
     let b = env.bundle("b");
     b.set_args(&["true"]);
     env.hull_ok(&["run", "--keep", "-b", b.path_str(), b.id()]);
-    let st = state(&env, b.id());
+    let st = env.state(b.id());
     assert_eq!(st["status"], "stopped");
     assert_eq!(st["pid"], 0);
     env.hull_ok(&["delete", b.id()]);
@@ -76,7 +65,7 @@ fn create_start_kill_delete() {
         pid_file.to_str().unwrap(),
         b.id(),
     ]);
-    let st = state(&env, b.id());
+    let st = env.state(b.id());
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], b.id());
     assert_eq!(st["bundle"], b.path_str());
@@ -102,7 +91,7 @@ fn create_start_kill_delete() {
         || std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep"),
         Duration::from_secs(5)
     ));
-    assert_eq!(status(&env, b.id()), "running");
+    assert_eq!(env.status(b.id()), "running");
     let again = env.hull(&["start", b.id()]);
     assert_eq!(again.status.code(), Some(1));
 
@@ -110,11 +99,11 @@ fn create_start_kill_delete() {
     let refused = env.hull(&["delete", b.id()]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not stopped"));
-    assert_eq!(status(&env, b.id()), "running");
+    assert_eq!(env.status(b.id()), "running");
 
     env.hull_ok(&["kill", b.id(), "KILL"]);
     assert!(wait_for(
-        || status(&env, b.id()) == "stopped",
+        || env.status(b.id()) == "stopped",
         Duration::from_secs(5)
     ));
     env.hull_ok(&["delete", b.id()]);
@@ -135,7 +124,7 @@ fn delete_force_kills_a_running_container() {
     let b = env.bundle("b");
     b.set_args(&["sleep", "1000"]);
     env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
-    let pid = state(&env, b.id())["pid"].as_i64().unwrap();
+    let pid = env.state(b.id())["pid"].as_i64().unwrap();
     env.hull_ok(&["delete", "--force", b.id()]);
     assert!(!Path::new(&format!("/proc/{pid}")).exists() || status_is_zombie(pid));
     assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
@@ -175,7 +164,7 @@ fn kill_sends_named_and_numbered_signals_and_all() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("SIGNOPE"));
     env.hull_ok(&["kill", "--all", b.id(), "KILL"]);
     assert!(wait_for(
-        || status(&env, b.id()) == "stopped",
+        || env.status(b.id()) == "stopped",
         Duration::from_secs(5)
     ));
     let late = env.hull(&["kill", b.id(), "TERM"]);
@@ -337,7 +326,7 @@ fn state_matches_runc_on_the_same_bundle() {
         String::from_utf8_lossy(&out.stderr)
     );
     let theirs: Value = serde_json::from_slice(&runc(&["state", &runc_id]).stdout).unwrap();
-    let ours = state(&env, b.id());
+    let ours = env.state(b.id());
     let keys = |v: &Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();

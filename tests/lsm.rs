@@ -70,8 +70,7 @@ fn an_apparmor_profile_confines_the_process_and_exec() {
     b.edit(|c| c["process"]["apparmorProfile"] = json!(profile.name));
     b.set_args(&["sleep", "100000"]);
     env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
-    let st: serde_json::Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-    let pid = st["pid"].as_i64().unwrap();
+    let pid = env.pid(b.id());
     let label = std::fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
     assert_eq!(label.trim(), format!("{} (complain)", profile.name));
     // exec gets the profile it asks for; without one, it runs unconfined by hull.

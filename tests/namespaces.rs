@@ -29,22 +29,14 @@ const TYPES: [(&str, &str); 8] = [
 /// The host uid and gid that a user-namespaced container's root maps to.
 const MAPPED_ROOT: u32 = 100_000;
 
-fn state(env: &Env, id: &str) -> Value {
-    serde_json::from_str(&env.hull_ok(&["state", id])).expect("state is JSON")
-}
-
-fn pid_of(env: &Env, id: &str) -> i64 {
-    let st = state(env, id);
-    st["pid"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no pid in {st}"))
-}
-
-fn status_of(env: &Env, id: &str) -> String {
-    state(env, id)["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+/// A container `name` running `sleep` with the default config, and its init's pid: the
+/// one whose namespaces the tests join.
+fn running_sleeper(env: &Env, name: &str) -> (Bundle, i64) {
+    let b = env.bundle(name);
+    b.set_args(&["sleep", "1000"]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    let pid = env.pid(b.id());
+    (b, pid)
 }
 
 /// Sets `linux.namespaces` to `list` (a JSON array of `{type, path?}`).
@@ -163,7 +155,7 @@ fn each_namespace_type_is_new_only_when_asked() {
             }
         });
         env.hull_ok(&["create", "-b", b.path_str(), &id]);
-        let pid = pid_of(&env, &id);
+        let pid = env.pid(&id);
         for (t, proc_name) in TYPES {
             let (host, ours) = (ns_inode("self", proc_name), ns_inode(pid, proc_name));
             if new.contains(&t) {
@@ -192,7 +184,7 @@ fn all_namespace_types_new_at_once() {
     use_user_namespace(&b, &[(0, MAPPED_ROOT, 65536)]);
     b.set_args(&["sleep", "1000"]);
     env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     assert!(wait_for(
         || fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep"),
         Duration::from_secs(5)
@@ -210,10 +202,7 @@ fn all_namespace_types_new_at_once() {
 #[test]
 fn joined_namespaces_are_shared_and_hull_returns_to_its_own() {
     let env = Env::new("ns_join");
-    let a = env.bundle("a");
-    a.set_args(&["sleep", "1000"]);
-    env.hull_ok(&["run", "-d", "-b", a.path_str(), a.id()]);
-    let a_pid = pid_of(&env, a.id());
+    let (a, a_pid) = running_sleeper(&env, "a");
 
     let b = env.bundle("b");
     b.set_args(&["sleep", "1000"]);
@@ -246,7 +235,7 @@ fn joined_namespaces_are_shared_and_hull_returns_to_its_own() {
     });
 
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let b_pid = pid_of(&env, b.id());
+    let b_pid = env.pid(b.id());
     for (t, proc_name) in TYPES {
         let (ours, theirs) = (ns_inode(b_pid, proc_name), ns_inode(a_pid, proc_name));
         if joined.contains(&t) {
@@ -280,7 +269,7 @@ fn joined_namespaces_are_shared_and_hull_returns_to_its_own() {
     }
 
     env.hull_ok(&["start", b.id()]);
-    assert_eq!(status_of(&env, b.id()), "running");
+    assert_eq!(env.status(b.id()), "running");
     env.hull_ok(&["delete", "-f", b.id()]);
     env.hull_ok(&["delete", "-f", a.id()]);
 }
@@ -304,10 +293,7 @@ fn assert_create_failed_cleanly(env: &Env, b: &Bundle, wanted_error: &[&str]) {
 #[test]
 fn namespace_path_of_the_wrong_type_is_refused_before_anything_is_made() {
     let env = Env::new("ns_join_wrong_type");
-    let a = env.bundle("a");
-    a.set_args(&["sleep", "1000"]);
-    env.hull_ok(&["run", "-d", "-b", a.path_str(), a.id()]);
-    let a_pid = pid_of(&env, a.id());
+    let (a, a_pid) = running_sleeper(&env, "a");
     let b = env.bundle("b");
     b.edit(|c| {
         c.as_object_mut().unwrap().remove("hostname");
@@ -326,17 +312,14 @@ fn namespace_path_of_the_wrong_type_is_refused_before_anything_is_made() {
         &b,
         &["linux.namespaces[1].path", "not a network namespace"],
     );
-    assert_eq!(status_of(&env, a.id()), "running");
+    assert_eq!(env.status(a.id()), "running");
     env.hull_ok(&["delete", "-f", a.id()]);
 }
 
 #[test]
 fn failed_create_in_a_joined_mount_namespace_leaves_nothing() {
     let env = Env::new("ns_join_mount");
-    let a = env.bundle("a");
-    a.set_args(&["sleep", "1000"]);
-    env.hull_ok(&["run", "-d", "-b", a.path_str(), a.id()]);
-    let a_pid = pid_of(&env, a.id());
+    let (a, a_pid) = running_sleeper(&env, "a");
     let b = env.bundle("b");
     b.edit(|c| {
         c.as_object_mut().unwrap().remove("hostname");
@@ -352,7 +335,7 @@ fn failed_create_in_a_joined_mount_namespace_leaves_nothing() {
         .collect();
     set_namespaces(&b, Value::Array(list));
     assert_create_failed_cleanly(&env, &b, &["rootfs"]);
-    assert_eq!(status_of(&env, a.id()), "running");
+    assert_eq!(env.status(a.id()), "running");
     env.hull_ok(&["delete", "-f", a.id()]);
 }
 
@@ -374,7 +357,7 @@ fn user_namespace_maps_one_range() {
          touch /tmp/ready; sleep 1000",
     ]);
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     for file in ["uid_map", "gid_map"] {
         let text = fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
         assert_eq!(parse_id_map(&text), [(0, MAPPED_ROOT, 65536)], "{file}");
@@ -438,7 +421,7 @@ fn user_namespace_maps_several_ranges() {
 
     // And from the host, on a created container.
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     for file in ["uid_map", "gid_map"] {
         let text = fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
         assert_eq!(parse_id_map(&text), maps, "{file}");
@@ -460,7 +443,7 @@ fn time_namespace_applies_the_offsets() {
     });
     b.set_args(&["sleep", "1000"]);
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     let offsets = fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
     let mut lines: Vec<Vec<&str>> = offsets
         .lines()
@@ -520,7 +503,7 @@ fn init_is_in_its_cgroup_in_every_hierarchy() {
     let b = env.bundle("b");
     b.set_args(&["sleep", "1000"]);
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     let cg = env.cgroup_path(b.id());
     let lines = v1_lines(pid);
     assert!(!lines.is_empty());
@@ -567,7 +550,7 @@ fn cgroup_namespace_makes_the_containers_cgroup_its_root() {
     // From the host, the init still sits at cgroupsPath.
     b.set_args(&["sleep", "1000"]);
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     assert_ne!(ns_inode(pid, "cgroup"), ns_inode("self", "cgroup"));
     for (controllers, path) in v1_lines(pid) {
         assert_eq!(path, env.cgroup_path(b.id()), "{controllers}");
@@ -585,7 +568,7 @@ fn relative_cgroups_path_is_below_hulls_own_cgroup() {
     let relative = env.cgroup_path(b.id()).trim_start_matches('/').to_string();
     b.edit(|c| c["linux"]["cgroupsPath"] = relative.clone().into());
     env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
-    let pid = pid_of(&env, b.id());
+    let pid = env.pid(b.id());
     // hull inherits our cgroups, so "relative to hull's" is relative to ours.
     let own: Vec<(String, String)> = v1_lines("self");
     let theirs = v1_lines(pid);
@@ -656,7 +639,7 @@ fn default_cgroups_path_is_hull_slash_id() {
             .collect(),
     };
     env.hull_ok(&["create", "-b", b.path_str(), &id]);
-    let pid = pid_of(&env, &id);
+    let pid = env.pid(&id);
     for (controllers, path) in v1_lines(pid) {
         assert_eq!(path, cg, "{controllers} hierarchy");
     }

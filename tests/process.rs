@@ -546,8 +546,7 @@ fn no_descriptor_of_the_host_reaches_the_container() {
     ok_stdout(&out, "hull create");
     let out = hull_with_fds(&env, &["start", b.id()], &fds);
     ok_stdout(&out, "hull start");
-    let st: Value = serde_json::from_str(&env.hull_ok(&["state", b.id()])).unwrap();
-    let pid = st["pid"].as_i64().unwrap();
+    let pid = env.pid(b.id());
     assert!(wait_for(
         || fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep"),
         Duration::from_secs(10)

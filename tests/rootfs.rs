@@ -118,8 +118,7 @@ fn run_detached(env: &Env, b: &Bundle, id: &str) -> i64 {
         c["linux"]["cgroupsPath"] = env.cgroup_path(id).into();
     });
     env.hull_ok(&["run", "-d", "-b", b.path_str(), id]);
-    let st: Value = serde_json::from_str(&env.hull_ok(&["state", id])).expect("state JSON");
-    let pid = st["pid"].as_i64().expect("pid in state");
+    let pid = env.pid(id);
     // Until the init has exec'd, /proc/<pid>/mountinfo may still be the set-up's.
     assert!(
         wait_for(

@@ -68,15 +68,10 @@ fn ok(out: &Output) -> String {
     text(&out.stdout)
 }
 
-fn init_pid(env: &Env, id: &str) -> i32 {
-    let v: Value = serde_json::from_str(&env.hull_ok(&["state", id])).unwrap();
-    v["pid"].as_i64().unwrap() as i32
-}
-
 /// The init of a container started with `run -d`, once it has executed `comm`: `start`
 /// returns when the init leaves the exec fifo, a moment before the filter is loaded.
 fn started_init(env: &Env, id: &str, comm: &str) -> i32 {
-    let pid = init_pid(env, id);
+    let pid = env.pid(id) as i32;
     let executed = common::wait_for(
         || std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm),
         Duration::from_secs(10),
@@ -603,7 +598,7 @@ fn notify_hands_the_listener_fd_and_state_to_the_agent() {
         seen
     });
     env.hull_ok(&["run", "-d", "-b", b.path_str(), &id]);
-    let init = init_pid(&env, &id);
+    let init = env.pid(&id) as i32;
     let out = env.hull(&["exec", &id, "mkdir", "/tmp/b"]);
     let seen = agent.join().expect("the agent saw both connections");
     assert_eq!(out.status.code(), Some(1));

@@ -15,11 +15,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{cgroup_v1_dirs, wait_for, Env};
-use serde_json::{json, Value};
-
-fn state(env: &Env, id: &str) -> Value {
-    serde_json::from_str(&env.hull_ok(&["state", id])).expect("state is JSON")
-}
+use serde_json::json;
 
 /// Receives one message with one descriptor (SCM_RIGHTS): (payload, descriptor).
 fn recv_fd(sock: &impl AsRawFd) -> (String, OwnedFd) {
@@ -142,7 +138,7 @@ fn create_with_console(env: &Env, b: &common::Bundle) -> Console {
         .expect("hull connected to the console socket");
     stream.set_nonblocking(false).unwrap();
     let (name, master) = recv_fd(&stream);
-    let pid = state(env, b.id())["pid"].as_i64().unwrap();
+    let pid = env.state(b.id())["pid"].as_i64().unwrap();
     Console {
         master: File::from(master),
         name,
@@ -183,7 +179,7 @@ fn console_socket_receives_the_pty_master() {
 
     master.write_all(b"exit 0\n").unwrap();
     assert!(wait_for(
-        || state(&env, b.id())["status"] == "stopped",
+        || env.state(b.id())["status"] == "stopped",
         Duration::from_secs(5)
     ));
     env.hull_ok(&["delete", b.id()]);

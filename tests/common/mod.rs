@@ -220,6 +220,27 @@ impl Env {
         self.try_hull(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// `hull state <id>`, which must succeed, as JSON.
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.hull_ok(&["state", id])).expect("state is JSON")
+    }
+
+    /// The init's pid, from `hull state`.
+    pub fn pid(&self, id: &str) -> i64 {
+        let st = self.state(id);
+        st["pid"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no pid in {st}"))
+    }
+
+    /// The status word, from `hull state`.
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Runs hull like [`Env::hull`], asserts that it succeeded, and returns its stdout.
     pub fn hull_ok(&self, args: &[&str]) -> String {
         let output = self.hull(args);
