@@ -207,6 +207,7 @@ fn create_from(
     let idmapped = crate::idmap::prepare(spec, &bundle.dir)?;
     let (parent_end, child_end) = Channel::pair()?;
     let cgroup_join = cgroups::SelfJoin::open(&cg)?;
+    let parent_is_root = nix::unistd::geteuid().is_root();
     let restore = ns.enter_for_clone(linux)?;
     let forked = cgroups::clone3_into(&cg, ns.clone_flags);
     if let Ok((Fork::Child, _)) = forked {
@@ -227,6 +228,7 @@ fn create_from(
             cgroup_join,
             idmapped: &idmapped,
             close_fds: vec![locked.lock_fd()],
+            parent_is_root,
         });
     }
     let left = restore.leave();

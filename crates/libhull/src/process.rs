@@ -44,6 +44,10 @@ pub struct InitArgs<'a> {
     pub idmapped: &'a [Option<OwnedFd>],
     /// Descriptors of the parent's that the init must close at once (the state lock).
     pub close_fds: Vec<std::os::fd::RawFd>,
+    /// The parent runs as root, so it can write the id maps of a non-dumpable init.
+    /// Known before `clone3`: the init cannot tell by itself, since its euid in a new
+    /// user namespace turns from the overflow uid to 0 as soon as `uid_map` is written.
+    pub parent_is_root: bool,
 }
 
 /// The init's whole life. Reports any error to the parent and exits 1.
@@ -75,7 +79,7 @@ fn run_init(a: &mut InitArgs<'_>) -> Result<Infallible> {
     // belong to root, so without root the parent could no longer write the uid and
     // gid maps: then the init turns non-dumpable once they are written, before it
     // enters anything of the container (its new pid namespace holds no one else yet).
-    let rootless = !nix::unistd::geteuid().is_root();
+    let rootless = !a.parent_is_root;
     if !rootless {
         sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     }
