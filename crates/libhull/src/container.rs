@@ -481,22 +481,28 @@ pub fn state(root: &Root, id: &str) -> Result<serde_json::Value> {
 /// What each container costs is mostly the kernel's: its state file (3 µs) and the
 /// check that its init still runs (4 µs, a pidfs handle opened).
 pub fn list(root: &Root) -> Result<Vec<(state::Summary, Status)>> {
-    let mut out = Vec::new();
+    let summaries = root.load_summaries()?;
+    // The inits of all containers are asked of the kernel together.
+    let asked: Vec<&state::Summary> = summaries
+        .iter()
+        .map(|(s, _)| s)
+        .filter(|s| s.needs_init())
+        .collect();
+    let mut live = state::inits_alive(&asked).into_iter();
     let mut owners = Owners::default();
-    for id in root.list()? {
-        // A directory being created or deleted right now is skipped.
-        if let Ok((mut s, uid)) = root.load_summary(&id) {
-            let frozen = || {
-                s.status == Status::Paused
-                    && root
-                        .load(&id)
-                        .is_ok_and(|st| cgroups::is_frozen(&st.cgroup))
-            };
-            let status = s.status_with(&root.path().join(&id), frozen);
-            // runc's list names the owner of the state directory.
-            s.owner = owners.name(uid);
-            out.push((s, status));
-        }
+    let mut out = Vec::with_capacity(summaries.len());
+    for (mut s, uid) in summaries {
+        let frozen = || {
+            s.status == Status::Paused
+                && root
+                    .load(&s.id)
+                    .is_ok_and(|st| cgroups::is_frozen(&st.cgroup))
+        };
+        let alive = || live.next().unwrap_or(false);
+        let status = s.status_given(alive, &root.path().join(&s.id), frozen);
+        // runc's list names the owner of the state directory.
+        s.owner = owners.name(uid);
+        out.push((s, status));
     }
     Ok(out)
 }

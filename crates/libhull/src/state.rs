@@ -132,10 +132,27 @@ impl Summary {
     /// The live status, given whether the container's cgroup is frozen (asked only of
     /// a container whose init still runs).
     pub fn status_with(&self, dir: &Path, frozen: impl FnOnce() -> bool) -> Status {
-        if self.status == Status::Creating || self.status == Status::Stopped {
+        self.status_given(|| self.init_alive(), dir, frozen)
+    }
+
+    /// Whether the status depends on the init being alive: `creating` and `stopped`
+    /// are what they say whatever runs.
+    pub fn needs_init(&self) -> bool {
+        !matches!(self.status, Status::Creating | Status::Stopped)
+    }
+
+    /// [`Summary::status_with`], with the init's liveness asked of `alive` (only when
+    /// [`Summary::needs_init`]).
+    pub fn status_given(
+        &self,
+        alive: impl FnOnce() -> bool,
+        dir: &Path,
+        frozen: impl FnOnce() -> bool,
+    ) -> Status {
+        if !self.needs_init() {
             return self.status;
         }
-        if !self.init_alive() {
+        if !alive() {
             return Status::Stopped;
         }
         if frozen() {
@@ -171,7 +188,7 @@ impl Summary {
     /// Whether the container's init still runs (a zombie does not).
     pub fn init_alive(&self) -> bool {
         match self.by_handle() {
-            ByHandle::Live(_) => true,
+            ByHandle::Opened(fd) => !crate::sys::pidfd_exited(fd.as_fd()),
             ByHandle::Gone => false,
             ByHandle::Unknown => process_alive(self.pid, self.pid_start),
         }
@@ -183,7 +200,7 @@ impl Summary {
     /// later.
     pub fn init_pidfd(&self) -> std::io::Result<Option<OwnedFd>> {
         match self.by_handle() {
-            ByHandle::Live(fd) => Ok(Some(fd)),
+            ByHandle::Opened(fd) => Ok((!crate::sys::pidfd_exited(fd.as_fd())).then_some(fd)),
             ByHandle::Gone => Ok(None),
             ByHandle::Unknown => match crate::sys::pidfd_open(self.pid) {
                 Ok(fd) if process_alive(self.pid, self.pid_start) => {
@@ -196,7 +213,7 @@ impl Summary {
         }
     }
 
-    /// What the init's pidfs handle says of it.
+    /// The init's pidfd, opened through its pidfs handle.
     fn by_handle(&self) -> ByHandle {
         if self.pid <= 0 || self.started_in_another_boot() {
             return ByHandle::Gone;
@@ -206,8 +223,7 @@ impl Summary {
             .as_deref()
             .map(crate::sys::pidfd_from_handle)
         {
-            Some(Ok(fd)) if crate::sys::pidfd_exited(fd.as_fd()) => ByHandle::Gone,
-            Some(Ok(fd)) => ByHandle::Live(fd),
+            Some(Ok(fd)) => ByHandle::Opened(fd),
             Some(Err(e)) if e.raw_os_error() == Some(libc::ESTALE) => ByHandle::Gone,
             // No handle (an older kernel), or one this kernel cannot open.
             _ => ByHandle::Unknown,
@@ -219,13 +235,37 @@ impl Summary {
     }
 }
 
-/// The answer of [`Summary::by_handle`].
+/// Whether the init of each container still runs, as [`Summary::init_alive`] says, for
+/// many containers at once (`list`): every pidfs handle is opened first, then one
+/// `poll` over all of them tells which have exited.
+pub fn inits_alive(summaries: &[&Summary]) -> Vec<bool> {
+    let opened: Vec<ByHandle> = summaries.iter().map(|s| s.by_handle()).collect();
+    let fds: Vec<_> = opened
+        .iter()
+        .filter_map(|o| match o {
+            ByHandle::Opened(fd) => Some(fd.as_fd()),
+            _ => None,
+        })
+        .collect();
+    let mut exited = crate::sys::pidfds_exited(&fds).into_iter();
+    opened
+        .iter()
+        .zip(summaries)
+        .map(|(o, s)| match o {
+            ByHandle::Opened(_) => !exited.next().unwrap_or(true),
+            ByHandle::Gone => false,
+            ByHandle::Unknown => process_alive(s.pid, s.pid_start),
+        })
+        .collect()
+}
+
+/// What the init's pidfs handle gives.
 enum ByHandle {
-    /// A pidfd of the init, which runs.
-    Live(OwnedFd),
-    /// The init has exited (a zombie included), or was never started.
+    /// A pidfd of the init, which may have exited (a zombie) since.
+    Opened(OwnedFd),
+    /// The init has been reaped, was never started, or belongs to another boot.
     Gone,
-    /// No handle to ask: the pid and its start time must say.
+    /// No handle to open: the pid and its start time must say.
     Unknown,
 }
 
@@ -324,22 +364,6 @@ impl Root {
         lock_dir(id, self.dir.join(id))
     }
 
-    /// The ids of every container under the root, sorted.
-    pub fn list(&self) -> Result<Vec<String>> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::sys(format!("read {}", self.dir.display()), e)),
-        };
-        let mut ids: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
     /// Reads a container's state without taking its lock (for `state` and `list`: the
     /// rename in [`Locked::save`] makes every read see a whole file).
     pub fn load(&self, id: &str) -> Result<State> {
@@ -347,10 +371,56 @@ impl Root {
         load(&self.dir.join(id), id)
     }
 
-    /// The [`Summary`] of a container's state and the uid of its owner, for `list`.
-    pub fn load_summary(&self, id: &str) -> Result<(Summary, u32)> {
-        validate_id(id)?;
-        load_with_owner(&self.dir.join(id), id)
+    /// The [`Summary`] of every container's state and the uid owning its state
+    /// directory (which runc's `list` names), sorted by id. The root is opened once and
+    /// each container's files are reached from its descriptor, two path components
+    /// down. A container being created or deleted right now is skipped.
+    pub fn load_summaries(&self) -> Result<Vec<(Summary, u32)>> {
+        use nix::fcntl::{AtFlags, OFlag};
+        use nix::sys::stat::Mode;
+        let mut dir = match nix::dir::Dir::open(
+            &self.dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(nix::errno::Errno::ENOENT) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::sys(format!("read {}", self.dir.display()), e)),
+        };
+        let mut ids: Vec<String> = dir
+            .iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_none_or(|t| t == nix::dir::Type::Directory))
+            .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+            .filter(|id| validate_id(id).is_ok())
+            .collect();
+        ids.sort();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Ok(st) = nix::sys::stat::fstatat(&dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            else {
+                continue;
+            };
+            let file = format!("{id}/{STATE_FILE}");
+            let Ok(fd) = nix::fcntl::openat(
+                &dir,
+                file.as_str(),
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) else {
+                continue;
+            };
+            let text = crate::sys::read_small_file(&mut fs::File::from(fd))
+                .ctx(|| format!("read {}", self.dir.join(&file).display()))?;
+            let summary: Summary = serde_json::from_slice(&text).map_err(|e| {
+                Error::Status(format!(
+                    "{}: corrupt state: {e}",
+                    self.dir.join(&file).display()
+                ))
+            })?;
+            out.push((summary, st.st_uid));
+        }
+        Ok(out)
     }
 }
 
@@ -403,20 +473,6 @@ fn read_state<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<T>
     };
     serde_json::from_slice(&text)
         .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))
-}
-
-/// [`read_state`] and the uid that owns the state directory, which runc's `list`
-/// names.
-fn load_with_owner<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<(T, u32)> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = match fs::metadata(dir) {
-        Ok(m) => m.uid(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NotFound(id.into()))
-        }
-        Err(e) => return Err(Error::sys(format!("stat {}", dir.display()), e)),
-    };
-    Ok((read_state(dir, id)?, uid))
 }
 
 impl Locked {
@@ -575,11 +631,16 @@ mod tests {
         assert_eq!(back.summary.id, "c1");
         assert_eq!(back.cgroup.paths, st.cgroup.paths);
         // `list` reads the summary alone from the same file.
-        let (summary, uid) = root.load_summary("c1").unwrap();
+        // A container still being made (no state file yet) and stray files are not
+        // listed.
+        let _making = root.create("c0").unwrap();
+        fs::write(dir.join("stray"), "").unwrap();
+        let all = root.load_summaries().unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        let (summary, uid) = &all[0];
         assert_eq!(summary.annotations, st.summary.annotations);
         assert_eq!(summary.bundle, st.summary.bundle);
-        assert_eq!(uid, nix::unistd::geteuid().as_raw());
-        assert_eq!(root.list().unwrap(), vec!["c1".to_string()]);
+        assert_eq!(*uid, nix::unistd::geteuid().as_raw());
         locked.remove().unwrap();
         assert!(matches!(root.load("c1"), Err(Error::NotFound(_))));
         fs::remove_dir_all(&dir).unwrap();

@@ -278,6 +278,26 @@ pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
     unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
 
+/// [`pidfd_exited`] of many pidfds with one `poll`. A pidfd the kernel flags as bad
+/// counts as exited.
+pub fn pidfds_exited(pidfds: &[BorrowedFd<'_>]) -> Vec<bool> {
+    let mut fds: Vec<libc::pollfd> = pidfds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: fds is a valid array of fds.len() pollfds; no timeout.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if ret < 0 {
+        // Only EINTR or ENOMEM: ask one by one.
+        return pidfds.iter().map(|fd| pidfd_exited(*fd)).collect();
+    }
+    fds.iter().map(|p| p.revents != 0).collect()
+}
+
 /// Marks every descriptor from `first` up close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: close_range only changes descriptor flags.
