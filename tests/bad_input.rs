@@ -160,6 +160,34 @@ fn container_that_does_not_exist() {
 }
 
 #[test]
+fn a_corrupt_state_file_is_named_and_the_other_containers_still_listed() {
+    let env = Env::new("corrupt_state");
+    let b = env.bundle("b");
+    b.set_args(&["sleep", "100"]);
+    env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
+    let broken = env.state_dir().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("state.json"), "{").unwrap();
+    // runc warns of a container it cannot load and lists the others.
+    let out = env.hull(&["list", "-q"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), b.id());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains("broken/state.json: corrupt state"),
+        "{stderr:?}"
+    );
+    fails_with(
+        &env,
+        &["state", "broken"],
+        &["broken/state.json", "corrupt state"],
+    );
+    std::fs::remove_dir_all(&broken).unwrap();
+    env.hull_ok(&["delete", "-f", b.id()]);
+}
+
+#[test]
 fn invalid_container_ids() {
     let env = Env::new("bad_ids");
     let b = env.bundle("b");

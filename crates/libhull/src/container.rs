@@ -470,6 +470,14 @@ pub fn state(root: &Root, id: &str) -> Result<serde_json::Value> {
     Ok(st.to_oci_json(status))
 }
 
+/// What `list` shows.
+pub struct Listing {
+    /// Each container's summary and live status, by id.
+    pub containers: Vec<(state::Summary, Status)>,
+    /// The containers whose state could not be read.
+    pub unreadable: Vec<Error>,
+}
+
 /// `hull list`: every container's state.
 ///
 /// Unlike `state`, `list` believes hull's own record of `pause` and `resume`: it reads
@@ -478,10 +486,15 @@ pub fn state(root: &Root, id: &str) -> Result<serde_json::Value> {
 /// `state`. The freezer file is the dearest read of a container's status (5 µs, as much
 /// as the state file), and `list` would pay it for every running container.
 ///
-/// What each container costs is mostly the kernel's: its state file (3 µs) and the
-/// check that its init still runs (4 µs, a pidfs handle opened).
-pub fn list(root: &Root) -> Result<Vec<(state::Summary, Status)>> {
-    let summaries = root.load_summaries()?;
+/// What each container costs is mostly the kernel's: a `stat` of its directory, its
+/// state file read, and its init's pidfs handle opened (docs/performance.md). The
+/// errors of containers whose state could not be read come back apart: the others are
+/// listed all the same.
+pub fn list(root: &Root) -> Result<Listing> {
+    let state::Summaries {
+        found: summaries,
+        unreadable,
+    } = root.load_summaries()?;
     // The inits of all containers are asked of the kernel together.
     let asked: Vec<&state::Summary> = summaries
         .iter()
@@ -504,7 +517,10 @@ pub fn list(root: &Root) -> Result<Vec<(state::Summary, Status)>> {
         s.owner = owners.name(uid);
         out.push((s, status));
     }
-    Ok(out)
+    Ok(Listing {
+        containers: out,
+        unreadable,
+    })
 }
 
 /// User names of state directory owners: /etc/passwd read once per `list`, each uid

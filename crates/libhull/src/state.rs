@@ -321,6 +321,15 @@ pub struct Root {
     dir: PathBuf,
 }
 
+/// What [`Root::load_summaries`] finds under the root.
+#[derive(Debug, Default)]
+pub struct Summaries {
+    /// Each container's summary and the uid owning its state directory, by id.
+    pub found: Vec<(Summary, u32)>,
+    /// The containers whose state could not be read.
+    pub unreadable: Vec<Error>,
+}
+
 /// A container's state directory, held under an exclusive `flock` until dropped.
 pub struct Locked {
     pub id: String,
@@ -374,8 +383,10 @@ impl Root {
     /// The [`Summary`] of every container's state and the uid owning its state
     /// directory (which runc's `list` names), sorted by id. The root is opened once and
     /// each container's files are reached from its descriptor, two path components
-    /// down. A container being created or deleted right now is skipped.
-    pub fn load_summaries(&self) -> Result<Vec<(Summary, u32)>> {
+    /// down. A container being created or deleted right now is skipped; one whose state
+    /// cannot be read is in [`Summaries::unreadable`], and the others are still listed
+    /// (runc warns and goes on).
+    pub fn load_summaries(&self) -> Result<Summaries> {
         use nix::fcntl::{AtFlags, OFlag};
         use nix::sys::stat::Mode;
         let mut dir = match nix::dir::Dir::open(
@@ -384,7 +395,7 @@ impl Root {
             Mode::empty(),
         ) {
             Ok(d) => d,
-            Err(nix::errno::Errno::ENOENT) => return Ok(Vec::new()),
+            Err(nix::errno::Errno::ENOENT) => return Ok(Summaries::default()),
             Err(e) => return Err(Error::sys(format!("read {}", self.dir.display()), e)),
         };
         let mut ids: Vec<String> = dir
@@ -395,30 +406,37 @@ impl Root {
             .filter(|id| validate_id(id).is_ok())
             .collect();
         ids.sort();
-        let mut out = Vec::with_capacity(ids.len());
+        let mut out = Summaries::default();
         for id in ids {
-            let Ok(st) = nix::sys::stat::fstatat(&dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            else {
-                continue;
-            };
             let file = format!("{id}/{STATE_FILE}");
-            let Ok(fd) = nix::fcntl::openat(
-                &dir,
-                file.as_str(),
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            ) else {
-                continue;
+            let path = || self.dir.join(&file);
+            let opened = nix::sys::stat::fstatat(&dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .and_then(|st| {
+                    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+                    nix::fcntl::openat(&dir, file.as_str(), flags, Mode::empty())
+                        .map(|fd| (st.st_uid, fd))
+                });
+            let (uid, fd) = match opened {
+                Ok(found) => found,
+                // Gone, or not made yet: a container being deleted or created now.
+                Err(nix::errno::Errno::ENOENT) => continue,
+                Err(e) => {
+                    out.unreadable
+                        .push(Error::sys(format!("open {}", path().display()), e));
+                    continue;
+                }
             };
-            let text = crate::sys::read_small_file(&mut fs::File::from(fd))
-                .ctx(|| format!("read {}", self.dir.join(&file).display()))?;
-            let summary: Summary = serde_json::from_slice(&text).map_err(|e| {
-                Error::Status(format!(
-                    "{}: corrupt state: {e}",
-                    self.dir.join(&file).display()
-                ))
-            })?;
-            out.push((summary, st.st_uid));
+            let summary = crate::sys::read_small_file(&mut fs::File::from(fd))
+                .map_err(|e| Error::sys(format!("read {}", path().display()), e))
+                .and_then(|text| {
+                    serde_json::from_slice::<Summary>(&text).map_err(|e| {
+                        Error::Status(format!("{}: corrupt state: {e}", path().display()))
+                    })
+                });
+            match summary {
+                Ok(summary) => out.found.push((summary, uid)),
+                Err(e) => out.unreadable.push(e),
+            }
         }
         Ok(out)
     }
@@ -635,8 +653,22 @@ mod tests {
         // listed.
         let _making = root.create("c0").unwrap();
         fs::write(dir.join("stray"), "").unwrap();
-        let all = root.load_summaries().unwrap();
+        // A state file that cannot be read is reported, and the rest still listed.
+        let _broken = root.create("c2").unwrap();
+        fs::write(dir.join("c2").join(STATE_FILE), "{").unwrap();
+        let Summaries {
+            found: all,
+            unreadable,
+        } = root.load_summaries().unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(unreadable.len(), 1, "{unreadable:?}");
+        assert!(
+            unreadable[0]
+                .to_string()
+                .contains("c2/state.json: corrupt state"),
+            "{}",
+            unreadable[0]
+        );
         let (summary, uid) = &all[0];
         assert_eq!(summary.annotations, st.summary.annotations);
         assert_eq!(summary.bundle, st.summary.bundle);

@@ -14,7 +14,14 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, a: Args) -> anyhow::Result<u8> {
-    let list = container::list(root)?;
+    let container::Listing {
+        containers: list,
+        unreadable,
+    } = container::list(root)?;
+    // runc warns of a container it cannot load and lists the others.
+    for e in unreadable {
+        eprintln!("hull: list: {e}");
+    }
     // One write at the end, not one per line.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quiet {
