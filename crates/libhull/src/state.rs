@@ -236,27 +236,29 @@ impl Summary {
 }
 
 /// Whether the init of each container still runs, as [`Summary::init_alive`] says, for
-/// many containers at once (`list`): every pidfs handle is opened first, then one
-/// `poll` over all of them tells which have exited.
+/// many containers at once (`list`): the pidfs handles are opened first, then one
+/// `poll` over them tells which have exited. They go by batches, so that a root with
+/// thousands of containers stays far below the usual limit of 1024 descriptors.
 pub fn inits_alive(summaries: &[&Summary]) -> Vec<bool> {
-    let opened: Vec<ByHandle> = summaries.iter().map(|s| s.by_handle()).collect();
-    let fds: Vec<_> = opened
-        .iter()
-        .filter_map(|o| match o {
-            ByHandle::Opened(fd) => Some(fd.as_fd()),
-            _ => None,
-        })
-        .collect();
-    let mut exited = crate::sys::pidfds_exited(&fds).into_iter();
-    opened
-        .iter()
-        .zip(summaries)
-        .map(|(o, s)| match o {
+    const BATCH: usize = 256;
+    let mut alive = Vec::with_capacity(summaries.len());
+    for batch in summaries.chunks(BATCH) {
+        let opened: Vec<ByHandle> = batch.iter().map(|s| s.by_handle()).collect();
+        let fds: Vec<_> = opened
+            .iter()
+            .filter_map(|o| match o {
+                ByHandle::Opened(fd) => Some(fd.as_fd()),
+                _ => None,
+            })
+            .collect();
+        let mut exited = crate::sys::pidfds_exited(&fds).into_iter();
+        alive.extend(opened.iter().zip(batch).map(|(o, s)| match o {
             ByHandle::Opened(_) => !exited.next().unwrap_or(true),
             ByHandle::Gone => false,
             ByHandle::Unknown => process_alive(s.pid, s.pid_start),
-        })
-        .collect()
+        }));
+    }
+    alive
 }
 
 /// What the init's pidfs handle gives.
@@ -614,6 +616,54 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::ESTALE));
         s.pid_handle = Some("not a handle".into());
         assert!(!s.init_alive(), "a bad handle falls back to the start time");
+    }
+
+    /// [`inits_alive`] answers as [`Summary::init_alive`] does, for more summaries than
+    /// one batch holds: a live init, a zombie, one never started.
+    #[test]
+    fn inits_alive_asks_many_at_once() {
+        let spawn = || {
+            let child = std::process::Command::new("sleep")
+                .arg("100")
+                .spawn()
+                .unwrap();
+            let pidfd = crate::sys::pidfd_open(child.id() as i32).unwrap();
+            (child, pidfd)
+        };
+        let (mut live, live_fd) = spawn();
+        let (mut dead, dead_fd) = spawn();
+        let summary = |pid: u32, fd: &OwnedFd| Summary {
+            id: "c".into(),
+            status: Status::Running,
+            pid: pid as i32,
+            pid_start: read_stat(pid as i32).map_or(0, |(_, start)| start),
+            pid_handle: crate::sys::pidfd_handle(fd.as_fd()),
+            boot_id: boot_id().map(str::to_string),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: HashMap::new(),
+        };
+        let (a, b) = (summary(live.id(), &live_fd), summary(dead.id(), &dead_fd));
+        let never = Summary {
+            pid: 0,
+            ..a.clone()
+        };
+        dead.kill().unwrap();
+        while !crate::sys::pidfd_exited(dead_fd.as_fd()) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let many: Vec<&Summary> = (0..300).flat_map(|_| [&a, &b, &never]).collect();
+        let alive = inits_alive(&many);
+        assert_eq!(alive.len(), many.len());
+        for (s, alive) in many.iter().zip(&alive) {
+            assert_eq!(*alive, s.init_alive(), "pid {}", s.pid);
+        }
+        assert!(alive[0] && !alive[1] && !alive[2], "{:?}", &alive[..3]);
+        live.kill().unwrap();
+        live.wait().unwrap();
+        dead.wait().unwrap();
     }
 
     #[test]
