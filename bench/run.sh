@@ -1,9 +1,9 @@
 #!/bin/bash
 # run.sh: benchmark hull against runc and crun, side by side, on one busybox bundle.
 #
-#   sudo ./bench/run.sh            the full benchmark (about 3 minutes on 2 cores, plus
+#   ./bench/run.sh                 the full benchmark (about 3 minutes on 2 cores, plus
 #                                  the build)
-#   sudo ./bench/run.sh --quick    a smoke test with few runs; everything goes to
+#   ./bench/run.sh --quick         a smoke test with few runs; everything goes to
 #                                  bench/results/quick.tmp/, latest.* is left alone
 #
 # What it does, in order:
@@ -79,7 +79,7 @@ install_missing() {
 }
 
 if [ -z "${HULL_BENCH_IN_NAMESPACE:-}" ]; then
-    require_root
+    require_root "$@"
     install_missing
     ensure_cargo
     log "building hull (scripts/build-release.sh: static, non-PIE)"

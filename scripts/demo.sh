@@ -10,7 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-require_root
+require_root "$@"
 ensure_cargo
 
 cd "$repo"

@@ -28,10 +28,14 @@ ensure_cargo() {
     return 1
 }
 
-# require_root: exit unless running as root, naming the script the user should sudo.
+# require_root "$@": go on as root. A user who is not root is asked for it through
+# sudo (the script starts again under sudo with the same arguments); without sudo,
+# the script stops and says so.
 require_root() {
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "$(basename "$0"): must be run as root (try: sudo $0)" >&2
-        exit 1
+    [ "$(id -u)" -eq 0 ] && return 0
+    if command -v sudo >/dev/null 2>&1; then
+        exec sudo "$0" "$@"
     fi
+    echo "$(basename "$0"): must be run as root, and sudo is not installed" >&2
+    exit 1
 }

@@ -9,8 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-require_root
-
+require_root "$@"
 # build-essential, pkg-config, libseccomp-dev: build hull (seccomp support).
 # busybox-static: the test and demo rootfs (scripts/make-rootfs.sh).
 # runc, crun: reference runtimes the tests compare against and the benchmarks time.

@@ -10,8 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-require_root
-
+require_root "$@"
 "$here/setup.sh"
 ensure_cargo
 cd "$repo"
