@@ -237,12 +237,18 @@ impl Summary {
 
 /// Whether the init of each container still runs, as [`Summary::init_alive`] says, for
 /// many containers at once (`list`): the pidfs handles are opened first, then one
-/// `poll` over them tells which have exited. They go by batches, so that a root with
-/// thousands of containers stays far below the usual limit of 1024 descriptors.
+/// `poll` over them tells which have exited. They go by batches (256 under the usual
+/// limit of 1024 descriptors), so that a root with thousands of containers never runs
+/// out of descriptors.
 pub fn inits_alive(summaries: &[&Summary]) -> Vec<bool> {
-    const BATCH: usize = 256;
+    // A quarter of the soft descriptor limit, at most 256: a handle that could not be
+    // opened for want of a descriptor would fall back to /proc, which would fail too,
+    // and a running container would be listed as stopped.
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    let batch_len = (soft / 4).clamp(1, 256) as usize;
     let mut alive = Vec::with_capacity(summaries.len());
-    for batch in summaries.chunks(BATCH) {
+    for batch in summaries.chunks(batch_len) {
         let opened: Vec<ByHandle> = batch.iter().map(|s| s.by_handle()).collect();
         let fds: Vec<_> = opened
             .iter()
@@ -412,16 +418,31 @@ impl Root {
         for id in ids {
             let file = format!("{id}/{STATE_FILE}");
             let path = || self.dir.join(&file);
-            let opened = nix::sys::stat::fstatat(&dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .and_then(|st| {
-                    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-                    nix::fcntl::openat(&dir, file.as_str(), flags, Mode::empty())
-                        .map(|fd| (st.st_uid, fd))
-                });
-            let (uid, fd) = match opened {
-                Ok(found) => found,
-                // Gone, or not made yet: a container being deleted or created now.
+            // Only a directory is a container (runc's list skips anything else); a
+            // symlink in the root is not followed, now or in the open below.
+            let uid = match nix::sys::stat::fstatat(&dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => st.st_uid,
+                Ok(_) => continue,
+                // Gone: a container being deleted now.
                 Err(nix::errno::Errno::ENOENT) => continue,
+                Err(e) => {
+                    let dir = self.dir.join(&id);
+                    out.unreadable
+                        .push(Error::sys(format!("stat {}", dir.display()), e));
+                    continue;
+                }
+            };
+            let fd = match crate::sys::openat2(
+                dir.as_fd(),
+                Path::new(&file),
+                libc::O_RDONLY,
+                0,
+                libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH,
+            ) {
+                Ok(fd) => fd,
+                // Not written yet, or gone: a container being created or deleted now.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
                 Err(e) => {
                     out.unreadable
                         .push(Error::sys(format!("open {}", path().display()), e));
@@ -436,7 +457,9 @@ impl Root {
                     })
                 });
             match summary {
-                Ok(summary) => out.found.push((summary, uid)),
+                // The directory names the container, as in runc, whatever the file
+                // says: `list` reaches the fifo and the full state by this name.
+                Ok(summary) => out.found.push((Summary { id, ..summary }, uid)),
                 Err(e) => out.unreadable.push(e),
             }
         }
@@ -699,10 +722,14 @@ mod tests {
         assert_eq!(back.summary.id, "c1");
         assert_eq!(back.cgroup.paths, st.cgroup.paths);
         // `list` reads the summary alone from the same file.
-        // A container still being made (no state file yet) and stray files are not
-        // listed.
+        // A container still being made (no state file yet), a stray file and a
+        // symlink to a container's directory are not listed.
         let _making = root.create("c0").unwrap();
         fs::write(dir.join("stray"), "").unwrap();
+        std::os::unix::fs::symlink(dir.join("c1"), dir.join("c1-link")).unwrap();
+        // The directory names the container, whatever id its file holds.
+        let renamed = root.create("c3").unwrap();
+        renamed.save(&st).unwrap();
         // A state file that cannot be read is reported, and the rest still listed.
         let _broken = root.create("c2").unwrap();
         fs::write(dir.join("c2").join(STATE_FILE), "{").unwrap();
@@ -710,7 +737,8 @@ mod tests {
             found: all,
             unreadable,
         } = root.load_summaries().unwrap();
-        assert_eq!(all.len(), 1, "{all:?}");
+        let ids: Vec<&str> = all.iter().map(|(s, _)| s.id.as_str()).collect();
+        assert_eq!(ids, ["c1", "c3"]);
         assert_eq!(unreadable.len(), 1, "{unreadable:?}");
         assert!(
             unreadable[0]
