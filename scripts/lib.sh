@@ -28,13 +28,18 @@ ensure_cargo() {
     return 1
 }
 
+# The environment variables hull's scripts and tests read, kept across sudo.
+HULL_SCRIPT_ENV=BENCH_RUNS,BENCH_WARMUP,BENCH_PARALLEL,BENCH_PAR_RUNS,BENCH_SCALE_LEVELS,BENCH_RSS_RUNS,HULL_TEST_ROOTFS,HULL_TEST_TIMEOUT_SECS
+
 # require_root "$@": go on as root. A user who is not root is asked for it through
 # sudo (the script starts again under sudo with the same arguments); without sudo,
 # the script stops and says so.
 require_root() {
     [ "$(id -u)" -eq 0 ] && return 0
     if command -v sudo >/dev/null 2>&1; then
-        exec sudo "$0" "$@"
+        # sudo resets the environment and looks a bare name up in its own PATH: pass
+        # on the variables these scripts read, and the script's whole path.
+        exec sudo --preserve-env="$HULL_SCRIPT_ENV" -- "$(realpath -- "$0")" "$@"
     fi
     echo "$(basename "$0"): must be run as root, and sudo is not installed" >&2
     exit 1
