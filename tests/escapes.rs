@@ -6,6 +6,7 @@ mod common;
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::Env;
 use serde_json::json;
@@ -185,4 +186,163 @@ fn a_destination_swapped_for_a_symlink_during_set_up_never_reaches_the_host() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     host_untouched(&target);
+}
+
+/// Copies into the rootfs the shared libraries `binary` needs (as `ldd` lists them), at
+/// the same paths: most real images carry glibc, and with it the host's runtime binary
+/// can run inside the container.
+fn give_rootfs_the_libraries_of(rootfs: &Path, binary: &Path) {
+    let out = std::process::Command::new("ldd")
+        .arg(binary)
+        .output()
+        .unwrap();
+    for lib in String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let to = rootfs.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &to).unwrap();
+    }
+}
+
+/// A pipe whose buffer is full: a process that writes to it blocks until it is read.
+fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let (r, mut w) = std::io::pipe().unwrap();
+    let fd = w.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    while w.write(&[b'x'; 4096]).is_ok() {}
+    // The flag belongs to the open file, which the writer's copies share: cleared.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+    (r, w)
+}
+
+/// The pid of the process whose `comm` is `name` and whose pid namespace is that of
+/// process `of`.
+fn find_process(name: &str, of: i64) -> Option<i64> {
+    let ns = common::ns_inode(of, "pid");
+    std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+        let pid: i64 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        let in_ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()?;
+        (comm.trim() == name && in_ns.to_string_lossy() == ns).then_some(pid)
+    })
+}
+
+/// Holds what `/proc/<pid>/exe` names while the process runs, as a process of the
+/// container could.
+fn hold_exe(pid: i64) -> std::fs::File {
+    std::fs::File::open(format!("/proc/{pid}/exe")).unwrap()
+}
+
+/// Once nothing runs it any more, what `held` names must not be writable: the exploit
+/// reopens it for writing through `/proc/self/fd`.
+fn cannot_be_written(held: &std::fs::File) {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let reopen = std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    if let Ok(mut f) = reopen {
+        assert!(
+            f.write(b"x").is_err(),
+            "the binary the container reached can be written"
+        );
+    }
+}
+
+/// CVE-2019-5736: the program the container asks for is a script whose interpreter is
+/// `/proc/self/exe`, which the kernel resolves in hull's own process: hull's binary
+/// runs inside the container, which holds `/proc/<pid>/exe` open and, once it has
+/// exited, reopens it for writing. hull runs `create`, `run` and `exec` from a view of
+/// its binary that cannot be written. The runtime here is a private copy of hull, which
+/// nothing else executes (a running binary cannot be written anyway); a full pipe as
+/// its stderr keeps it running inside the container until the test has held its exe.
+#[test]
+fn a_script_interpreted_by_proc_self_exe_cannot_write_the_hull_binary() {
+    let env = Env::new("escape_5736");
+    let copy = env.dir().join("hull-copy");
+    std::fs::copy(common::hull_bin(), &copy).unwrap();
+    let runtime = |args: &[&str]| {
+        let mut c = std::process::Command::new(&copy);
+        c.arg("--root").arg(env.state_dir()).args(args);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        c
+    };
+    let evil_bundle = |name: &str| {
+        let b = env.bundle(name);
+        give_rootfs_the_libraries_of(&b.rootfs(), &copy);
+        let evil = b.rootfs().join("evil");
+        std::fs::write(&evil, "#!/proc/self/exe\n").unwrap();
+        std::fs::set_permissions(&evil, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        b
+    };
+    let finish = |mut child: std::process::Child| {
+        assert!(
+            common::wait_for(
+                || child.try_wait().unwrap().is_some(),
+                Duration::from_secs(30)
+            ),
+            "hull hangs"
+        );
+        child.wait().unwrap()
+    };
+
+    // The container's own process.
+    let b = evil_bundle("b");
+    b.set_args(&["/evil"]);
+    let (mut drain, full) = full_pipe();
+    let create = runtime(&["create", "-b", b.path_str(), b.id()])
+        .stderr(full.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    assert!(finish(create).success());
+    env.hull_ok(&["start", b.id()]);
+    let init = env.pid(b.id());
+    assert!(
+        common::wait_for(
+            || find_process("evil", init) == Some(init),
+            Duration::from_secs(30)
+        ),
+        "the init never ran /evil"
+    );
+    let held = hold_exe(init);
+    drop(full);
+    std::io::copy(&mut drain, &mut std::io::sink()).unwrap();
+    cannot_be_written(&held);
+    env.hull_ok(&["delete", "-f", b.id()]);
+
+    // A process `hull exec` runs in a running container.
+    let r = evil_bundle("r");
+    r.set_args(&["sleep", "100"]);
+    env.hull_ok(&["run", "-d", "-b", r.path_str(), r.id()]);
+    let init = env.pid(r.id());
+    let (mut drain, full) = full_pipe();
+    let exec = runtime(&["exec", r.id(), "/evil"])
+        .stderr(full.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let mut found = None;
+    assert!(
+        common::wait_for(
+            || {
+                found = find_process("evil", init);
+                found.is_some()
+            },
+            Duration::from_secs(30)
+        ),
+        "the exec never ran /evil"
+    );
+    let held = hold_exe(found.unwrap());
+    drop(full);
+    std::io::copy(&mut drain, &mut std::io::sink()).unwrap();
+    finish(exec);
+    cannot_be_written(&held);
+    env.hull_ok(&["delete", "-f", r.id()]);
 }

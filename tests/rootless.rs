@@ -17,6 +17,8 @@ const USER: u32 = 60_123;
 
 struct Rootless<'a> {
     env: &'a Env,
+    /// The hull binary run as the user.
+    bin: PathBuf,
     bundle: PathBuf,
     xdg: PathBuf,
     uid: u32,
@@ -60,6 +62,7 @@ impl<'a> Rootless<'a> {
         .unwrap();
         let r = Rootless {
             env,
+            bin: hull_bin().to_path_buf(),
             bundle,
             xdg,
             uid,
@@ -91,7 +94,7 @@ impl<'a> Rootless<'a> {
             .as_nanos();
         let out_path = self.env.dir().join(format!(".rl-out-{n}"));
         let err_path = self.env.dir().join(format!(".rl-err-{n}"));
-        let status = Command::new(hull_bin())
+        let status = Command::new(&self.bin)
             .args(args)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -163,6 +166,21 @@ fn an_unprivileged_user_runs_a_container() {
     // The foreground run deleted the container; the state root is the user's.
     assert!(r.state_root().is_dir());
     assert_eq!(std::fs::read_dir(r.state_root()).unwrap().count(), 0);
+}
+
+/// A hull binary the user owns could be written by the user's containers: without the
+/// right to make a read-only mount of it, rootless hull runs from a sealed memfd copy
+/// (CVE-2019-5736), and containers run as before.
+#[test]
+fn a_hull_binary_the_user_owns_runs_from_a_sealed_copy() {
+    let env = Env::new("rootless_own_binary");
+    let mut r = Rootless::new(&env, |c| c["process"]["args"] = json!(["echo", "ran"]));
+    let copy = env.dir().join("rootless").join("hull");
+    std::fs::copy(hull_bin(), &copy).unwrap();
+    std::os::unix::fs::chown(&copy, Some(USER), Some(USER)).unwrap();
+    r.bin = copy;
+    let id = env.unique_id("rl");
+    assert_eq!(r.hull_ok(&["run", "-b", r.bundle_str(), &id]).trim(), "ran");
 }
 
 #[test]

@@ -115,6 +115,17 @@ fn main() -> ExitCode {
         _ => 0,
     };
     let _ = libhull::sys::cloexec_from(3 + preserve);
+    // The commands that make a process in a container run from a sealed copy of hull,
+    // which the container cannot write (CVE-2019-5736); this may re-execute hull.
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        if let Err(e) = libhull::sealed::ensure() {
+            eprintln!("hull: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let format = match cli.log_format {
         LogFormat::Text => libhull::log::Format::Text,
         LogFormat::Json => libhull::log::Format::Json,

@@ -21,6 +21,7 @@ pub mod namespaces;
 pub mod netdev;
 pub mod process;
 pub mod rootfs;
+pub mod sealed;
 pub mod seccomp;
 pub mod security;
 pub mod signal;

@@ -369,6 +369,85 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)`: an anonymous file
+/// that may be executed and sealed. Kernels before 6.3 know no `MFD_EXEC` (every memfd
+/// is executable there): asked again without it.
+pub fn memfd_exec(name: &str) -> io::Result<OwnedFd> {
+    let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    for flags in [base | libc::MFD_EXEC, base] {
+        // SAFETY: a NUL-terminated name and integer flags.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+        if fd >= 0 {
+            // SAFETY: the kernel returned a new descriptor that we now own.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(e);
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `fcntl(fd, F_GET_SEALS)`: the seals of a memfd (EINVAL for other files).
+pub fn seals(fd: BorrowedFd<'_>) -> io::Result<i32> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret)
+}
+
+/// `fcntl(fd, F_ADD_SEALS, seals)`.
+pub fn add_seals(fd: BorrowedFd<'_>, seals: i32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)` with this process's own arguments and
+/// environment: runs the program in `fd` in place of this one. Returns only the error.
+pub fn execveat_self(fd: BorrowedFd<'_>) -> io::Error {
+    use std::os::unix::ffi::OsStringExt;
+    let to_c = |v: Vec<u8>| CString::new(v).ok();
+    let args: Option<Vec<CString>> = std::env::args_os().map(|a| to_c(a.into_vec())).collect();
+    let env: Option<Vec<CString>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            to_c(kv)
+        })
+        .collect();
+    let (Some(args), Some(env)) = (args, env) else {
+        return io::Error::from_raw_os_error(libc::EINVAL);
+    };
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let (argv, envp) = (ptrs(&args), ptrs(&env));
+    // SAFETY: NUL-terminated strings in NULL-terminated arrays, all alive across the
+    // call; an empty path with AT_EMPTY_PATH names fd itself.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
+
 /// Leaves the process at once, without running destructors or atexit handlers (for the
 /// container init, whose address space is a copy of the parent's).
 pub fn exit_now(code: i32) -> ! {
