@@ -471,17 +471,22 @@ impl Root {
     /// Reads what `exec` needs of a container's config.
     pub fn load_exec(&self, id: &str) -> Result<ExecSpec> {
         validate_id(id)?;
-        let path = self.dir.join(id).join(EXEC_FILE);
-        let text = match fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(id.into()))
-            }
-            Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
-        };
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::Status(format!("{}: corrupt: {e}", path.display())))
+        read_exec(&self.dir.join(id), id)
     }
+}
+
+/// `exec.json` of the container in `dir`.
+fn read_exec(dir: &Path, id: &str) -> Result<ExecSpec> {
+    let path = dir.join(EXEC_FILE);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(id.into()))
+        }
+        Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
+    };
+    serde_json::from_slice(&text)
+        .map_err(|e| Error::Status(format!("{}: corrupt: {e}", path.display())))
 }
 
 fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
@@ -493,6 +498,15 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
         Err(e) => return Err(Error::sys(format!("open {}", dir.display()), e)),
     };
     crate::sys::flock_exclusive(fd.as_fd()).ctx(|| format!("lock {}", dir.display()))?;
+    // While this waited, the holder may have removed the directory and another command
+    // made a new one by the same name: the lock is only worth something on the
+    // directory that the path names now.
+    let held = nix::sys::stat::fstat(&fd).ctx(|| format!("stat {}", dir.display()))?;
+    match nix::sys::stat::lstat(&dir) {
+        Ok(now) if now.st_dev == held.st_dev && now.st_ino == held.st_ino => {}
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => return Err(Error::NotFound(id.into())),
+        Err(e) => return Err(Error::sys(format!("stat {}", dir.display()), e)),
+    }
     Ok(Locked {
         id: id.into(),
         dir,
@@ -527,6 +541,11 @@ impl Locked {
 
     pub fn load(&self) -> Result<State> {
         load(&self.dir, &self.id)
+    }
+
+    /// Reads what `exec` needs of the container's config (and its namespaces).
+    pub fn load_exec(&self) -> Result<ExecSpec> {
+        read_exec(&self.dir, &self.id)
     }
 
     /// Writes the state atomically: a reader sees the old file or the new one.
@@ -687,6 +706,24 @@ mod tests {
         live.kill().unwrap();
         live.wait().unwrap();
         dead.wait().unwrap();
+    }
+
+    /// A command waiting for the lock of a container that is removed meanwhile, and
+    /// made again under the same name, gets "does not exist", not the new one's lock.
+    #[test]
+    fn a_lock_on_a_removed_directory_is_not_the_lock_of_its_successor() {
+        let dir = std::env::temp_dir().join(format!("hull-unit-relock-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let first = root.create("c").unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| root.lock("c"));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            first.remove().unwrap();
+            let _second = root.create("c").unwrap();
+            let got = waiter.join().unwrap();
+            assert!(matches!(got, Err(Error::NotFound(_))), "{:?}", got.err());
+        });
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
