@@ -567,3 +567,81 @@ fn the_cgroup_mount_shows_the_containers_own_cgroup() {
         assert_eq!(out.trim(), "1", "cgroupns={cgroupns}: {out}");
     }
 }
+
+/// A cgroup made beforehand in every hierarchy, with a process of the host in it;
+/// dropping it kills the process and removes the directories.
+struct ForeignCgroup {
+    dirs: Vec<PathBuf>,
+    member: std::process::Child,
+}
+
+impl ForeignCgroup {
+    fn new(path: &str) -> ForeignCgroup {
+        let rel = path.trim_start_matches('/');
+        let dirs: Vec<PathBuf> = common::cgroup_mounts()
+            .into_iter()
+            .map(|m| m.mount_point.join(rel))
+            .collect();
+        let member = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let foreign = ForeignCgroup { dirs, member };
+        for d in &foreign.dirs {
+            std::fs::create_dir_all(d).unwrap();
+            // A new v1 cpuset takes no process until it has CPUs and memory nodes:
+            // each directory made gets its parent's, from the top down.
+            let made: Vec<&std::path::Path> = d.ancestors().take(rel.split('/').count()).collect();
+            for dir in made.iter().rev() {
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let file = dir.join(f);
+                    if std::fs::read_to_string(&file).is_ok_and(|v| v.trim().is_empty()) {
+                        let parent = dir.parent().unwrap().join(f);
+                        let value = std::fs::read_to_string(parent).unwrap();
+                        std::fs::write(&file, value.trim()).unwrap();
+                    }
+                }
+            }
+            std::fs::write(d.join("cgroup.procs"), foreign.member.id().to_string()).unwrap();
+        }
+        foreign
+    }
+}
+
+impl Drop for ForeignCgroup {
+    fn drop(&mut self) {
+        let _ = self.member.kill();
+        let _ = self.member.wait();
+        for d in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// A container that joins a cgroup someone else made, with a pid namespace of its own:
+/// `delete` kills the container and leaves the cgroup's other processes alone (runc
+/// kills the members one by one only for a container in a shared pid namespace), and
+/// the cgroup itself stays.
+#[test]
+fn delete_leaves_the_other_members_of_a_joined_cgroup_alive() {
+    let env = Env::new("cg_joined");
+    let path = env.cgroup_path("shared");
+    let mut foreign = ForeignCgroup::new(&path);
+    let b = env.bundle("b");
+    b.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
+    b.set_args(&["sleep", "1000"]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    let init = env.pid(b.id());
+    env.hull_ok(&["delete", "-f", b.id()]);
+    let gone =
+        std::fs::read_to_string(format!("/proc/{init}/stat")).map_or(true, |s| s.contains(") Z "));
+    assert!(gone, "the container's init survived delete");
+    assert!(
+        foreign.member.try_wait().unwrap().is_none(),
+        "delete killed a process of the cgroup that was not the container's"
+    );
+    assert!(
+        foreign.dirs.iter().all(|d| d.is_dir()),
+        "delete removed a cgroup it did not make"
+    );
+}

@@ -147,7 +147,8 @@ fn kill_sends_named_and_numbered_signals_and_all() {
     b.set_args(&[
         "sh",
         "-c",
-        "trap 'echo usr1 > /tmp/got' USR1; touch /tmp/ready; while true; do sleep 0.1; done",
+        "trap 'echo usr1 > /tmp/got' USR1; trap 'echo rt > /tmp/rt' 37; touch /tmp/ready; \
+         while true; do sleep 0.1; done",
     ]);
     b.edit(|c| c["root"]["readonly"] = false.into());
     env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
@@ -162,6 +163,13 @@ fn kill_sends_named_and_numbered_signals_and_all() {
     let bad = env.hull(&["kill", b.id(), "SIGNOPE"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("SIGNOPE"));
+    // A real-time signal to every process (nix's Signal type has none of them).
+    env.hull_ok(&["kill", "--all", b.id(), "RTMIN+3"]);
+    let rt = b.rootfs().join("tmp/rt");
+    assert!(
+        wait_for(|| rt.exists(), Duration::from_secs(5)),
+        "RTMIN+3 never arrived"
+    );
     env.hull_ok(&["kill", "--all", b.id(), "KILL"]);
     assert!(wait_for(
         || env.status(b.id()) == "stopped",
@@ -169,6 +177,8 @@ fn kill_sends_named_and_numbered_signals_and_all() {
     ));
     let late = env.hull(&["kill", b.id(), "TERM"]);
     assert_eq!(late.status.code(), Some(1), "runc: container not running");
+    // runc: --all signals whatever is left in the cgroup, here nothing.
+    env.hull_ok(&["kill", "--all", b.id(), "TERM"]);
     env.hull_ok(&["delete", b.id()]);
 }
 

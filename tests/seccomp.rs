@@ -783,3 +783,23 @@ fn features_list_what_is_implemented() {
         .unwrap()
         .contains(&json!("SECCOMP_FILTER_FLAG_LOG")));
 }
+
+/// A profile made for runc, whose own last steps (closing descriptors, resetting
+/// signals) come before its filter, may not allow `close_range`: hull's come before
+/// the filter too, so the container runs. The same for `exec`.
+#[test]
+fn a_profile_without_close_range_still_runs_the_container() {
+    let env = Env::new("seccomp_no_close_range");
+    let mut profile = docker_profile();
+    without(&mut profile, &["close_range"]);
+    let b = bundle_with(&env, &profile);
+    b.set_args(&["echo", "ran"]);
+    assert_eq!(
+        ok(&env.hull(&["run", "-b", b.path_str(), b.id()])).trim(),
+        "ran"
+    );
+    b.set_args(&["sleep", "100"]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    assert_eq!(env.hull_ok(&["exec", b.id(), "echo", "ran"]).trim(), "ran");
+    env.hull_ok(&["delete", "-f", b.id()]);
+}

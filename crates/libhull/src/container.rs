@@ -208,6 +208,11 @@ fn create_from(
     let (parent_end, child_end) = Channel::pair()?;
     let cgroup_join = cgroups::SelfJoin::open(&cg)?;
     let parent_is_root = nix::unistd::geteuid().is_root();
+    if parent_is_root {
+        // The init is born non-dumpable (see process::run_init); hull itself never
+        // needs to be dumped.
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    }
     let restore = ns.enter_for_clone(linux)?;
     let forked = cgroups::clone3_into(&cg, ns.clone_flags);
     if let Ok((Fork::Child, _)) = forked {
@@ -417,7 +422,12 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
             )))
         }
     }
-    let pidfd = sys::pidfd_open(st.summary.pid).ctx(|| format!("pidfd_open {}", st.summary.pid))?;
+    // The init's own pidfd, never one of a process that took its pid since.
+    let pidfd = st
+        .summary
+        .init_pidfd()
+        .ctx(|| format!("pidfd of pid {}", st.summary.pid))?
+        .ok_or_else(|| Error::Status("cannot start a container that has stopped".into()))?;
     let fifo_path = locked.dir.join(EXEC_FIFO);
     let fifo = fs::OpenOptions::new()
         .read(true)
@@ -552,16 +562,24 @@ impl Owners {
 }
 
 /// `hull kill`: a signal to the init, or with `all` to every process in the cgroup.
+///
+/// As runc: `--all` signals whatever is in the container's cgroup, even once the init
+/// has exited (processes of a shared pid namespace outlive it); a `SIGKILL` to a paused
+/// container thaws it, since on cgroup v1 a frozen process dies only once thawed.
 pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
     let st = root.load(id)?;
     let status = st.status(&root.path().join(id));
-    if matches!(status, Status::Stopped | Status::Creating) {
-        return Err(Error::Status("container not running".into()));
-    }
     if all {
         return kill_all(&st, sig);
     }
-    signal_init(&st, sig)
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::Status("container not running".into()));
+    }
+    signal_init(&st, sig)?;
+    if status == Status::Paused && sig == libc::SIGKILL {
+        cgroups::set_frozen(&st.cgroup, false)?;
+    }
+    Ok(())
 }
 
 /// Signals the init through a pidfd that is surely its own.
@@ -577,16 +595,34 @@ fn signal_init(st: &State, sig: i32) -> Result<()> {
         .ctx(|| format!("signal {sig} to pid {}", st.summary.pid))
 }
 
+/// Signals every process of the container's cgroup, frozen meanwhile where a freezer
+/// is (runc does the same), so that none forks a child the signal would miss. A
+/// container that was paused stays so, unless the signal is `SIGKILL`.
 fn kill_all(st: &State, sig: i32) -> Result<()> {
-    for pid in cgroups::procs(&st.cgroup)? {
-        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig).ok()) {
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(e) => {
-                return Err(Error::sys(
-                    format!("signal {sig} to pid {pid}"),
-                    std::io::Error::from(e),
-                ))
-            }
+    let was_frozen = cgroups::is_frozen(&st.cgroup);
+    let froze = !was_frozen && cgroups::set_frozen(&st.cgroup, true).is_ok();
+    let sent = signal_members(&st.cgroup, sig);
+    if froze || (was_frozen && sig == libc::SIGKILL) {
+        cgroups::set_frozen(&st.cgroup, false)?;
+    }
+    sent
+}
+
+/// Sends `sig` to every process in the container's cgroup through pidfds: each listed
+/// pid is opened, the list is read again, and only the pids still in it get the
+/// signal. A pid that was freed and taken by a process outside the container in
+/// between is thereby never signalled, and real-time signals go as they are.
+fn signal_members(rec: &CgroupRecord, sig: i32) -> Result<()> {
+    let opened: Vec<(i32, OwnedFd)> = cgroups::procs(rec)?
+        .into_iter()
+        .filter_map(|pid| sys::pidfd_open(pid).ok().map(|fd| (pid, fd)))
+        .collect();
+    let still: std::collections::HashSet<i32> = cgroups::procs(rec)?.into_iter().collect();
+    for (pid, pidfd) in opened.iter().filter(|(pid, _)| still.contains(pid)) {
+        match sys::pidfd_send_signal(pidfd.as_fd(), sig) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(Error::sys(format!("signal {sig} to pid {pid}"), e)),
         }
     }
     Ok(())
@@ -622,10 +658,19 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
     if let Err(e) = crate::netdev::move_out(&st.netdev) {
         crate::log::warn(&e.to_string());
     }
-    // A frozen process only dies once thawed: kill everything, then thaw.
+    // Without a pid namespace of its own, the container's other processes outlive its
+    // init and must be killed one by one; with one, they die with the init, and
+    // whatever else is in the cgroup (a cgroup the container joined) is not the
+    // container's to kill (runc decides the same way).
+    let shared_pid_ns = locked
+        .load_exec()
+        .map_or(true, |e| !e.namespaces.iter().any(|n| n == "pid"));
+    // A frozen process only dies once thawed: kill, then thaw.
     if cgroups::is_frozen(&st.cgroup) {
-        for pid in cgroups::procs(&st.cgroup)? {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        if shared_pid_ns {
+            signal_members(&st.cgroup, libc::SIGKILL)?;
+        } else {
+            signal_init(st, libc::SIGKILL)?;
         }
         cgroups::set_frozen(&st.cgroup, false)?;
     }
@@ -637,17 +682,14 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
         let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         wait_pidfd(&pidfd);
     }
-    // Without a pid namespace of its own, the container's other processes outlive its
-    // init: kill them too.
-    for _ in 0..100 {
-        let pids = cgroups::procs(&st.cgroup)?;
-        if pids.is_empty() {
-            break;
+    if shared_pid_ns {
+        for _ in 0..100 {
+            if cgroups::procs(&st.cgroup)?.is_empty() {
+                break;
+            }
+            signal_members(&st.cgroup, libc::SIGKILL)?;
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        for pid in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     cgroups::remove(&st.cgroup)?;
     let json = hook_state(st, Status::Stopped);

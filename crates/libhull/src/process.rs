@@ -75,14 +75,14 @@ fn run_init(a: &mut InitArgs<'_>) -> Result<Infallible> {
     }
     a.cgroup_join.join()?;
     // Until execve, /proc/<pid> of the init must not let the container reach hull's
-    // memory or descriptors (CVE-2019-5736). A non-dumpable process's /proc files
-    // belong to root, so without root the parent could no longer write the uid and
-    // gid maps: then the init turns non-dumpable once they are written, before it
-    // enters anything of the container (its new pid namespace holds no one else yet).
+    // memory or descriptors (CVE-2019-5736, CVE-2016-9962). With root, the parent
+    // turned non-dumpable before clone3 and the init was born so: a pid namespace the
+    // container joins may hold its processes already. A non-dumpable process's /proc
+    // files belong to root, so without root the parent could no longer write the uid
+    // and gid maps: then the init turns non-dumpable once they are written, before it
+    // enters anything of the container. (Until then a process of a joined pid
+    // namespace of the same user could reach it, as with runc.)
     let rootless = !a.parent_is_root;
-    if !rootless {
-        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
-    }
     let process = a
         .spec
         .process()
@@ -328,6 +328,11 @@ pub(crate) fn exec_process(
         )
         .ctx(|| "chown the terminal to the process user".into())?;
     }
+    // CVE-2024-21626: nothing of hull's may survive execve. Both before any seccomp
+    // filter, which a profile recorded under runc (whose own last steps come before
+    // its filter too) may forbid close_range or rt_sigaction in.
+    sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range".into())?;
+    reset_signals()?;
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let mut seccomp = seccomp;
     // Without no_new_privs the kernel takes a filter only from CAP_SYS_ADMIN: load it
@@ -359,9 +364,6 @@ pub(crate) fn exec_process(
     if let Some(filter) = seccomp {
         filter.load()?;
     }
-    // CVE-2024-21626: nothing of hull's may survive execve.
-    sys::cloexec_from(3 + preserve_fds).ctx(|| "close_range".into())?;
-    reset_signals()?;
 
     let cstr = |s: &str| {
         CString::new(s).map_err(|_| Error::config("process", format!("{s:?} contains a NUL byte")))

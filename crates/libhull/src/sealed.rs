@@ -111,7 +111,12 @@ mod tests {
         copy.read_to_end(&mut bytes).unwrap();
         let original = std::fs::read(SELF_EXE).unwrap();
         // (Not assert_eq: a mismatch would print megabytes.)
-        assert!(bytes == original, "{} bytes copied of {}", bytes.len(), original.len());
+        assert!(
+            bytes == original,
+            "{} bytes copied of {}",
+            bytes.len(),
+            original.len()
+        );
         assert_eq!(sys::seals(copy.as_fd()).unwrap() & SEALS, SEALS);
         let e = copy.write(b"x").unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPERM));
