@@ -85,3 +85,49 @@ fn an_apparmor_profile_confines_the_process_and_exec() {
     assert_eq!(out.trim(), format!("{} (complain)", profile.name));
     env.hull_ok(&["delete", "-f", b.id()]);
 }
+
+/// CVE-2019-16884: the container covers /proc with a filesystem of its own, holding a
+/// fake `attr/exec`. `exec` with a profile must refuse, not write the profile into the
+/// fake and run the process unconfined.
+#[test]
+fn exec_refuses_an_lsm_attribute_that_is_not_procfs() {
+    if !apparmor_enabled() {
+        // Profiles are refused before anything else here (see above).
+        return;
+    }
+    let env = Env::new("apparmor_fake_proc");
+    let profile = Profile::load(&env);
+    let b = env.bundle("b");
+    b.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    b.set_args(&[
+        "sh",
+        "-c",
+        "mount -t tmpfs fake /proc && mkdir -p /proc/self/attr/apparmor && \
+         touch /proc/self/attr/apparmor/exec /proc/self/attr/exec /proc/self/attr/current \
+         && touch /ready; sleep 100000",
+    ]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    let ready = b.rootfs().join("ready");
+    assert!(
+        common::wait_for(|| ready.exists(), std::time::Duration::from_secs(60)),
+        "the container never covered /proc"
+    );
+    let out = env.hull(&["exec", "--apparmor", &profile.name, b.id(), "true"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "exec ran: {stderr}");
+    assert!(stderr.contains("not on procfs"), "{stderr}");
+    let fake = env.hull_ok(&["exec", b.id(), "cat", "/proc/self/attr/apparmor/exec"]);
+    assert_eq!(
+        fake, "",
+        "the profile was written into the container's fake file"
+    );
+    env.hull_ok(&["delete", "-f", b.id()]);
+}

@@ -220,14 +220,29 @@ pub fn apply_lsm(process: &oci_spec::runtime::Process) -> Result<()> {
         .filter(|p| !p.is_empty())
     {
         let text = format!("exec {p}");
-        std::fs::write("/proc/self/attr/apparmor/exec", &text)
-            .or_else(|_| std::fs::write("/proc/self/attr/exec", &text))
+        write_attr("/proc/self/attr/apparmor/exec", &text)
+            .or_else(|_| write_attr("/proc/self/attr/exec", &text))
             .ctx(|| format!("apply AppArmor profile {p:?}"))?;
     }
     if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        std::fs::write("/proc/self/attr/exec", l).ctx(|| format!("apply SELinux label {l:?}"))?;
+        write_attr("/proc/self/attr/exec", l).ctx(|| format!("apply SELinux label {l:?}"))?;
     }
     Ok(())
+}
+
+/// Writes an LSM attribute file, which must be procfs's own: a mount over /proc (a
+/// volume of the image's, or the container's own mount before `exec`) would otherwise
+/// take the write, and the process would run unconfined (CVE-2019-16884).
+fn write_attr(path: &str, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let fs = nix::sys::statfs::fstatfs(&f)?;
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(std::io::Error::other(format!(
+            "{path} is not on procfs (something is mounted over /proc)"
+        )));
+    }
+    f.write_all(value.as_bytes())
 }
 
 #[cfg(test)]
