@@ -58,14 +58,11 @@ fn run(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
         // script's `sleep`), not only the hook.
         .process_group(0);
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook may exit without reading its stdin: EPIPE is not a failure.
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
-    let status = match hook.timeout() {
-        Some(secs) if secs > 0 => wait_timeout(&mut child, Duration::from_secs(secs as u64))?,
-        _ => child.wait().map_err(|e| e.to_string())?,
-    };
+    let timeout = hook
+        .timeout()
+        .filter(|secs| *secs > 0)
+        .map(|secs| Duration::from_secs(secs as u64));
+    let status = wait_feeding(&mut child, state_json.as_bytes(), timeout)?;
     if status.success() {
         Ok(())
     } else if let Some(sig) = status.signal() {
@@ -75,15 +72,45 @@ fn run(hook: &Hook, state_json: &str) -> std::result::Result<(), String> {
     }
 }
 
-fn wait_timeout(
+/// Waits for the hook to exit while writing `input` to its stdin as it reads, and
+/// kills its process group once `timeout` has passed. The writes do not block: a hook
+/// that never reads a state larger than the pipe (annotations may run to hundreds of
+/// KiB) must still meet its timeout.
+fn wait_feeding(
     child: &mut std::process::Child,
-    timeout: Duration,
+    input: &[u8],
+    timeout: Option<Duration>,
 ) -> std::result::Result<std::process::ExitStatus, String> {
-    let deadline = Instant::now() + timeout;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = timeout.map(|t| Instant::now() + t);
     let pidfd = crate::sys::pidfd_open(child.id() as i32).map_err(|e| e.to_string())?;
+    let mut stdin = child.stdin.take();
+    if let Some(pipe) = &stdin {
+        let fd = pipe.as_fd();
+        let flags =
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| e.to_string())?;
+        let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags)).map_err(|e| e.to_string())?;
+    }
+    let mut written = 0;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if let Some(pipe) = &mut stdin {
+            match pipe.write(&input[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // A hook may exit without reading its stdin: EPIPE is not a failure.
+                Err(_) => written = input.len(),
+            }
+            if written == input.len() {
+                // Closed: the hook reads end-of-file.
+                stdin = None;
+            }
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(status);
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
             // The hook is our unreaped child, so its pid (and the group id it leads)
             // cannot have been reused.
             let _ = nix::sys::signal::killpg(
@@ -92,20 +119,19 @@ fn wait_timeout(
             );
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("timed out after {}s", timeout.as_secs()));
+            let secs = timeout.unwrap_or_default().as_secs();
+            return Err(format!("timed out after {secs}s"));
         }
-        let mut fds = [nix::poll::PollFd::new(
-            pidfd.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let _ = nix::poll::poll(
-            &mut fds,
-            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
-        );
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Ok(status);
+        let wait = match left {
+            Some(l) => PollTimeout::try_from(l.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(pipe) = &stdin {
+            fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
         }
+        let _ = poll(&mut fds, wait);
     }
 }
 
@@ -163,6 +189,22 @@ mod tests {
             assert_eq!(mark.exists(), kind != "createRuntime", "{kind}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A hook that never reads a state larger than a pipe holds still meets its
+    /// timeout (the write to its stdin does not block hull).
+    #[test]
+    fn hook_timeout_holds_while_the_hook_does_not_read_a_large_state() {
+        let h = hook(&["sh", "-c", "sleep 10"], Some(1));
+        let state = format!("{{\"pad\":\"{}\"}}", "x".repeat(256 * 1024));
+        let start = Instant::now();
+        let err = run_all("prestart", &[h], &state).unwrap_err().to_string();
+        assert!(err.contains("timed out"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // And one that reads it all gets all of it.
+        let check = format!("[ $(wc -c) -eq {} ]", state.len());
+        let h = hook(&["sh", "-c", &check], Some(10));
+        run_all("prestart", &[h], &state).unwrap();
     }
 
     #[test]
