@@ -339,6 +339,36 @@ fn failed_create_in_a_joined_mount_namespace_leaves_nothing() {
     env.hull_ok(&["delete", "-f", a.id()]);
 }
 
+/// A new time namespace with offsets beside a joined mount namespace: hull writes the
+/// offsets through a file it opened before joining, since the joined namespace's /proc
+/// belongs to another pid namespace, where /proc/self does not name hull. (The create
+/// fails later, at B's rootfs, which A's mount namespace does not hold: that failure,
+/// not one about the offsets, is what hull must report.)
+#[test]
+fn time_offsets_are_written_beside_a_joined_mount_namespace() {
+    let env = Env::new("ns_join_mount_time");
+    let (a, a_pid) = running_sleeper(&env, "a");
+    let b = env.bundle("b");
+    b.edit(|c| {
+        c.as_object_mut().unwrap().remove("hostname");
+        c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 60, "nanosecs": 0}});
+    });
+    set_namespaces(
+        &b,
+        json!([
+            {"type": "mount", "path": format!("/proc/{a_pid}/ns/mnt")},
+            {"type": "time"},
+        ]),
+    );
+    let out = env.hull(&["create", "-b", b.path_str(), b.id()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("timens_offsets"), "{stderr}");
+    assert!(stderr.contains("rootfs"), "{stderr}");
+    assert_eq!(env.status(a.id()), "running");
+    env.hull_ok(&["delete", "-f", a.id()]);
+}
+
 fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();

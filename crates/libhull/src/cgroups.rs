@@ -232,19 +232,29 @@ fn is_v2_path(rec: &CgroupRecord, dir: &Path) -> bool {
     rec.unified || dir.starts_with(Path::new(CGROUP_ROOT).join("unified"))
 }
 
-/// `clone3` straight into the container's cgroup2 directory (`CLONE_INTO_CGROUP`): no
-/// window in which the child runs outside its limits, and no write to `cgroup.procs`
-/// afterwards. Falls back to a plain `clone3` where the kernel cannot; returns whether
-/// the child is in its cgroup2 directory (or has none), and if not the parent moves it
-/// with [`join_v2`]. The v1 hierarchies the child joins itself, with [`SelfJoin`].
-pub fn clone3_into(rec: &CgroupRecord, flags: u64) -> std::io::Result<(crate::sys::Fork, bool)> {
+/// The container's cgroup2 directory for [`clone3_into`], opened before hull enters
+/// any namespace the container joins: a joined mount namespace shows another
+/// `/sys/fs/cgroup`. `None` where there is no cgroup2 directory.
+pub fn open_v2(rec: &CgroupRecord) -> Option<std::io::Result<fs::File>> {
+    v2_dir(rec).map(fs::File::open)
+}
+
+/// `clone3` straight into the container's cgroup2 directory (`CLONE_INTO_CGROUP`),
+/// opened by [`open_v2`]: no window in which the child runs outside its limits, and no
+/// write to `cgroup.procs` afterwards. Falls back to a plain `clone3` where the kernel
+/// cannot; returns whether the child is in its cgroup2 directory (or has none), and if
+/// not the parent moves it with [`join_v2`]. The v1 hierarchies the child joins itself,
+/// with [`SelfJoin`].
+pub fn clone3_into(
+    dir: Option<&std::io::Result<fs::File>>,
+    flags: u64,
+) -> std::io::Result<(crate::sys::Fork, bool)> {
     use std::os::fd::AsFd;
-    let Some(dir) = v2_dir(rec) else {
-        return crate::sys::clone3(flags, None).map(|f| (f, true));
-    };
-    // A directory that cannot be opened: [`join_v2`] then says why.
-    let Ok(dir) = fs::File::open(dir) else {
-        return crate::sys::clone3(flags, None).map(|f| (f, false));
+    let dir = match dir {
+        None => return crate::sys::clone3(flags, None).map(|f| (f, true)),
+        // A directory that could not be opened: [`join_v2`] then says why.
+        Some(Err(_)) => return crate::sys::clone3(flags, None).map(|f| (f, false)),
+        Some(Ok(dir)) => dir,
     };
     match crate::sys::clone3(flags, Some(dir.as_fd())) {
         Ok(f) => Ok((f, true)),

@@ -207,6 +207,7 @@ fn create_from(
     let idmapped = crate::idmap::prepare(spec, &bundle.dir)?;
     let (parent_end, child_end) = Channel::pair()?;
     let cgroup_join = cgroups::SelfJoin::open(&cg)?;
+    let cgroup_v2 = cgroups::open_v2(&cg);
     let parent_is_root = nix::unistd::geteuid().is_root();
     if parent_is_root {
         // The init is born non-dumpable (see process::run_init); hull itself never
@@ -214,7 +215,7 @@ fn create_from(
         sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     }
     let restore = ns.enter_for_clone(linux)?;
-    let forked = cgroups::clone3_into(&cg, ns.clone_flags);
+    let forked = cgroups::clone3_into(cgroup_v2.as_ref(), ns.clone_flags);
     if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
         process::init(InitArgs {

@@ -262,8 +262,9 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     let (parent_end, child_end) = Channel::pair()?;
     let mut cgroup_join = cgroups::SelfJoin::open(&cg)?;
+    let cgroup_v2 = cgroups::open_v2(&cg);
     let own = enter_for_children(pidfd.as_fd(), for_children)?;
-    let forked = cgroups::clone3_into(&cg, 0);
+    let forked = cgroups::clone3_into(cgroup_v2.as_ref(), 0);
     if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
         // Built before the child joins the container's mount namespace: a notify

@@ -169,11 +169,22 @@ impl Plan {
         } else {
             None
         };
+        // The offsets file too: written once the time namespace is unshared, it
+        // applies to the namespace hull's children will get, whatever /proc is then.
+        let offsets = match (self.new_time, linux.time_offsets()) {
+            (true, Some(_)) => Some(
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open("/proc/self/timens_offsets")
+                    .ctx(|| "open /proc/self/timens_offsets".into())?,
+            ),
+            _ => None,
+        };
         let mut restore = Restore {
             saved: Vec::new(),
             cwd,
         };
-        let entered = self.enter(linux, own, own_time, &mut restore);
+        let entered = self.enter(linux, own, own_time, offsets, &mut restore);
         if let Err(e) = entered {
             let _ = restore.leave();
             return Err(e);
@@ -188,6 +199,7 @@ impl Plan {
         linux: &Linux,
         own: Vec<OwnedFd>,
         own_time: Option<OwnedFd>,
+        offsets: Option<fs::File>,
         restore: &mut Restore,
     ) -> Result<()> {
         for ((t, fd), own) in self.parent_joins.iter().zip(own) {
@@ -199,7 +211,9 @@ impl Plan {
             nix::sched::unshare(flag(LinuxNamespaceType::Time))
                 .ctx(|| "unshare the time namespace".into())?;
             restore.saved.push((LinuxNamespaceType::Time, own));
-            write_time_offsets(linux)?;
+            if let Some(file) = offsets {
+                write_time_offsets(linux, file)?;
+            }
         }
         Ok(())
     }
@@ -254,7 +268,8 @@ fn open_ns(path: &Path, t: LinuxNamespaceType) -> Result<OwnedFd> {
 }
 
 /// Writes `/proc/self/timens_offsets` for the new time namespace of our children.
-fn write_time_offsets(linux: &Linux) -> Result<()> {
+fn write_time_offsets(linux: &Linux, mut file: fs::File) -> Result<()> {
+    use std::io::Write;
     let Some(offsets) = linux.time_offsets() else {
         return Ok(());
     };
@@ -276,7 +291,8 @@ fn write_time_offsets(linux: &Linux) -> Result<()> {
             off.nanosecs().unwrap_or(0)
         ));
     }
-    fs::write("/proc/self/timens_offsets", text).ctx(|| "write /proc/self/timens_offsets".into())
+    file.write_all(text.as_bytes())
+        .ctx(|| "write /proc/self/timens_offsets".into())
 }
 
 /// The text of a `uid_map` / `gid_map` file.
