@@ -49,15 +49,15 @@ pub fn ensure() -> Result<()> {
     }
     let exe = match read_only_view() {
         Ok(tree) => tree,
-        // No right to make mounts (rootless, or a root without CAP_SYS_ADMIN).
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+        // No right to make mounts (rootless, or a root without CAP_SYS_ADMIN or whose
+        // seccomp profile forbids them), or a kernel before 5.12.
+        Err(e) => {
             let rootless = !nix::unistd::geteuid().is_root();
-            if rootless && root_owned_and_unwritable()? {
+            if e.raw_os_error() == Some(libc::EPERM) && rootless && root_owned_and_unwritable()? {
                 return Ok(());
             }
             sealed_copy()?
         }
-        Err(e) => return Err(Error::sys("a read-only view of the hull binary", e)),
     };
     let e = sys::execveat_self(exe.as_fd());
     Err(Error::sys(
