@@ -590,15 +590,19 @@ impl ForeignCgroup {
         for d in &foreign.dirs {
             std::fs::create_dir_all(d).unwrap();
             // A new v1 cpuset takes no process until it has CPUs and memory nodes:
-            // each directory made gets its parent's, from the top down.
-            let made: Vec<&std::path::Path> = d.ancestors().take(rel.split('/').count()).collect();
-            for dir in made.iter().rev() {
-                for f in ["cpuset.cpus", "cpuset.mems"] {
-                    let file = dir.join(f);
-                    if std::fs::read_to_string(&file).is_ok_and(|v| v.trim().is_empty()) {
+            // each directory made gets its parent's, from the top down. (On v2 an
+            // empty cpuset means the parent's, and the root has no such file.)
+            if !common::is_cgroup2_unified() {
+                let made: Vec<&std::path::Path> =
+                    d.ancestors().take(rel.split('/').count()).collect();
+                for dir in made.iter().rev() {
+                    for f in ["cpuset.cpus", "cpuset.mems"] {
+                        let file = dir.join(f);
                         let parent = dir.parent().unwrap().join(f);
-                        let value = std::fs::read_to_string(parent).unwrap();
-                        std::fs::write(&file, value.trim()).unwrap();
+                        if std::fs::read_to_string(&file).is_ok_and(|v| v.trim().is_empty()) {
+                            let value = std::fs::read_to_string(parent).unwrap();
+                            std::fs::write(&file, value.trim()).unwrap();
+                        }
                     }
                 }
             }
