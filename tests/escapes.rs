@@ -39,6 +39,16 @@ fn host_untouched(target: &Path) {
     );
 }
 
+/// Stops a swapping thread when dropped, also when the test panics: a scoped thread
+/// still running would keep the scope, and the test, from ever ending.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// CVE-2019-19921 / CVE-2019-16884 class: the image makes /proc a symlink to a host
 /// path, hoping the runtime mounts procfs (and later writes through it) there.
 #[test]
@@ -161,6 +171,7 @@ fn a_destination_swapped_for_a_symlink_during_set_up_never_reaches_the_host() {
     b.set_args(&["true"]);
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
         s.spawn(|| {
             let (a, e) = (
                 std::ffi::CString::new(data.to_str().unwrap()).unwrap(),
@@ -183,7 +194,6 @@ fn a_destination_swapped_for_a_symlink_during_set_up_never_reaches_the_host() {
             let _ = env.hull(&["run", "-b", b.path_str(), b.id()]);
             host_untouched(&target);
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     host_untouched(&target);
 }
@@ -345,4 +355,72 @@ fn a_script_interpreted_by_proc_self_exe_cannot_write_the_hull_binary() {
     finish(exec);
     cannot_be_written(&held);
     env.hull_ok(&["delete", "-f", r.id()]);
+}
+
+/// CVE-2025-31133 class: masked files are masked with a bind mount of `/dev/null`.
+/// Here the container's /dev is a host directory, shared as a volume could be, and a
+/// process of the host (standing in for another container) keeps swapping `null` there
+/// with a symlink to a procfs file of the container's. Followed, the symlink would put
+/// that file over the masked paths, writable (in the attack, the host's
+/// `/proc/sys/kernel/core_pattern`; here the harmless `/proc/self/comm`), and reading
+/// `/proc/kcore` would show it. hull binds only the null device, or refuses the
+/// container.
+#[test]
+fn masked_paths_are_masked_only_with_the_null_device() {
+    let env = Env::new("escape_devnull");
+    let dev = env.dir().join("shared-dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    symlink("/proc/self/comm", dev.join("evil")).unwrap();
+    // A /dev bound from the host gets no device nodes from hull (as with runc): the
+    // null device is the volume's own.
+    let null = std::ffi::CString::new(dev.join("null").to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path; a character device 1:3.
+    let made = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(made, 0, "mknod {}", dev.join("null").display());
+    let b = env.bundle("b");
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                *m = json!({"destination": "/dev", "type": "bind",
+                            "source": dev, "options": ["rbind", "rw"]});
+            }
+        }
+    });
+    b.set_args(&["sh", "-c", "cat /proc/keys"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut ran = 0;
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        s.spawn(|| {
+            let (a, e) = (
+                std::ffi::CString::new(dev.join("null").to_str().unwrap()).unwrap(),
+                std::ffi::CString::new(dev.join("evil").to_str().unwrap()).unwrap(),
+            );
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: two NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        e.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+            }
+        });
+        for _ in 0..30 {
+            let out = env.hull(&["run", "-b", b.path_str(), b.id()]);
+            let _ = env.hull(&["delete", "-f", b.id()]);
+            if out.status.success() {
+                ran += 1;
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    "",
+                    "/proc/keys was masked with something other than the null device"
+                );
+            }
+        }
+    });
+    assert!(ran > 0, "no run got through");
 }

@@ -854,8 +854,9 @@ pub fn finish(spec: &Spec) -> Result<()> {
         for path in linux.readonly_paths().iter().flatten() {
             readonly_path(root.as_fd(), Path::new(path))?;
         }
+        let mut null = None;
         for path in linux.masked_paths().iter().flatten() {
-            masked_path(root.as_fd(), Path::new(path))?;
+            masked_path(root.as_fd(), Path::new(path), &mut null)?;
         }
         if let Some(p) = linux.rootfs_propagation() {
             if let Some(flag) = propagation_flag(p) {
@@ -912,7 +913,25 @@ fn readonly_path(root: BorrowedFd<'_>, path: &Path) -> Result<()> {
         .ctx(|| format!("remount {} read-only", path.display()))
 }
 
-fn masked_path(root: BorrowedFd<'_>, path: &Path) -> Result<()> {
+/// The container's `/dev/null`, opened without following a symlink at its end and
+/// checked to be the null device: it is the source of the bind mounts that mask files.
+/// A `/dev/null` swapped for a symlink or another file (by a container sharing the
+/// mount, or a mount of the config's) would otherwise put that file, say a host
+/// procfs file, writable, over a masked path (CVE-2025-31133).
+fn null_device(root: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let fd =
+        resolve(root, Path::new("/dev/null"), libc::O_NOFOLLOW).ctx(|| "open /dev/null".into())?;
+    let st = nix::sys::stat::fstat(&fd).ctx(|| "stat /dev/null".into())?;
+    let null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    if !null {
+        return Err(Error::Init(
+            "/dev/null is not the null device: masked paths cannot be masked with it".into(),
+        ));
+    }
+    Ok(fd)
+}
+
+fn masked_path(root: BorrowedFd<'_>, path: &Path, null: &mut Option<OwnedFd>) -> Result<()> {
     let fd = match resolve(root, path, 0) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
@@ -931,8 +950,12 @@ fn masked_path(root: BorrowedFd<'_>, path: &Path) -> Result<()> {
         )
         .ctx(|| format!("mask {}", path.display()))
     } else {
+        let null = match null {
+            Some(fd) => fd,
+            None => null.insert(null_device(root)?),
+        };
         mount_fd(
-            Some(Path::new("/dev/null")),
+            Some(Path::new(&fd_path(null.as_fd()))),
             fd.as_fd(),
             None,
             MsFlags::MS_BIND,
