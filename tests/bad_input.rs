@@ -187,6 +187,16 @@ fn a_corrupt_state_file_is_named_and_the_other_containers_still_listed() {
     env.hull_ok(&["delete", "-f", b.id()]);
 }
 
+/// A sysctl key is a path under /proc/sys: one that would name a file outside it
+/// (a leading or doubled separator, `..`) is refused before anything is made.
+#[test]
+fn a_sysctl_key_that_leaves_proc_sys_is_refused() {
+    let env = Env::new("sysctl_escape");
+    let b = env.bundle("b");
+    b.edit(|c| c["linux"]["sysctl"] = json!({"..proc.sys.kernel.hostname": "x"}));
+    create_fails(&env, &b, &["linux.sysctl.", "not a valid sysctl name"]);
+}
+
 #[test]
 fn invalid_container_ids() {
     let env = Env::new("bad_ids");

@@ -424,3 +424,77 @@ fn masked_paths_are_masked_only_with_the_null_device() {
     });
     assert!(ran > 0, "no run got through");
 }
+
+/// CVE-2024-21626 class: `process.cwd` is resolved inside the container's root without
+/// following a magic link, so no `/proc/self/fd/N` (once, a descriptor of the host's
+/// that leaked) and no `/proc/self/cwd` can be the process's working directory. The
+/// running container makes its working directory such a symlink before `exec`.
+#[test]
+fn a_working_directory_that_is_a_magic_link_is_refused() {
+    let env = Env::new("escape_cwd");
+    let b = env.bundle("b");
+    b.edit(|c| c["root"]["readonly"] = false.into());
+    b.set_args(&[
+        "sh",
+        "-c",
+        "ln -s /proc/self/cwd /work && touch /ready; sleep 100",
+    ]);
+    env.hull_ok(&["run", "-d", "-b", b.path_str(), b.id()]);
+    assert!(common::wait_for(
+        || b.rootfs().join("ready").exists(),
+        Duration::from_secs(10)
+    ));
+    let out = env.hull(&["exec", "--cwd", "/work", b.id(), "pwd"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exec ran in {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("cwd /work"), "{stderr}");
+    env.hull_ok(&["delete", "-f", b.id()]);
+}
+
+/// CVE-2025-52881 class: a mount destination that resolves into /proc (the image made
+/// `/etc/hostname` a symlink to a procfs file) would put the bundle's file over it,
+/// here over the number hull reads to know which capabilities exist. hull refuses, as
+/// runc does; the files lxcfs provides may still be covered.
+#[test]
+fn a_mount_destination_inside_proc_is_refused() {
+    let env = Env::new("escape_procmount");
+    let b = env.bundle("b");
+    let host = host_target(&env, "host-procmount");
+    let etc = b.rootfs().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let _ = std::fs::remove_file(etc.join("hostname"));
+    symlink("/proc/sys/kernel/cap_last_cap", etc.join("hostname")).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/etc/hostname", "type": "bind",
+            "source": host.join("marker"), "options": ["bind", "ro"]
+        }));
+    });
+    b.set_args(&["cat", "/proc/sys/kernel/cap_last_cap"]);
+    let out = env.hull(&["run", "-b", b.path_str(), b.id()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "ran: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("inside /proc"), "{stderr}");
+    assert!(!env.state_dir().join(b.id()).exists());
+
+    // lxcfs's files are allowed.
+    let r = env.bundle("r");
+    r.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/proc/uptime", "type": "bind",
+            "source": host.join("marker"), "options": ["bind", "ro"]
+        }));
+    });
+    r.set_args(&["cat", "/proc/uptime"]);
+    assert_eq!(env.hull_ok(&["run", "-b", r.path_str(), r.id()]), "host");
+}

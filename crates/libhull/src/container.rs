@@ -218,6 +218,9 @@ fn create_from(
     let forked = cgroups::clone3_into(cgroup_v2.as_ref(), ns.clone_flags);
     if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
+        // A descriptor of the host's cgroupfs: gone before the init goes anywhere a
+        // path of the container's could take it (CVE-2024-21626).
+        drop(cgroup_v2);
         process::init(InitArgs {
             spec,
             bundle: &bundle.dir,

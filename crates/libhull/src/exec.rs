@@ -267,6 +267,9 @@ pub fn exec(root: &Root, o: &ExecOptions, process: &Process) -> Result<i32> {
     let forked = cgroups::clone3_into(cgroup_v2.as_ref(), 0);
     if let Ok((Fork::Child, _)) = forked {
         drop(parent_end);
+        // A descriptor of the host's cgroupfs: gone before the child enters the
+        // container, where a path of the container's could reach it (CVE-2024-21626).
+        drop(cgroup_v2);
         // Built before the child joins the container's mount namespace: a notify
         // filter's listenerPath is a path of the host.
         let seccomp = cgroup_join.join().and_then(|()| {
@@ -393,8 +396,8 @@ fn exec_child(
         nix::sched::setns(pidfd, flags).ctx(|| "join the container's namespaces".into())?;
     }
     // setns(mnt) put us at the container's root; the working directory must exist there.
-    nix::unistd::chdir(process.cwd())
-        .map_err(|e| Error::Usage(format!("cwd {}: {}", process.cwd().display(), e.desc())))?;
+    crate::rootfs::chdir_inside(process.cwd())
+        .map_err(|e| Error::Usage(format!("cwd {}: {e}", process.cwd().display())))?;
     let resolved;
     let process = match process.user().username() {
         Some(name) => {

@@ -229,12 +229,33 @@ fn set_identity(spec: &Spec) -> Result<()> {
         sys::setdomainname(d).ctx(|| format!("set domainname {d:?}"))?;
     }
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        // Each file is opened beneath procfs's /proc/sys, with no symlink and no mount
+        // crossed: nothing put over a sysctl can take the write.
+        let proc_sys = std::fs::File::open("/proc/sys").ctx(|| "open /proc/sys".into())?;
+        let fs = nix::sys::statfs::fstatfs(&proc_sys).ctx(|| "statfs /proc/sys".into())?;
+        if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+            return Err(Error::Init("/proc/sys is not procfs".into()));
+        }
         for (key, value) in sysctl {
-            let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-            std::fs::write(&path, value).map_err(|e| {
+            let rel = key.replace('.', "/");
+            let write = || -> std::io::Result<()> {
+                use std::io::Write;
+                let fd = sys::openat2(
+                    proc_sys.as_fd(),
+                    Path::new(&rel),
+                    libc::O_WRONLY,
+                    0,
+                    libc::RESOLVE_BENEATH
+                        | libc::RESOLVE_NO_SYMLINKS
+                        | libc::RESOLVE_NO_MAGICLINKS
+                        | libc::RESOLVE_NO_XDEV,
+                )?;
+                std::fs::File::from(fd).write_all(value.as_bytes())
+            };
+            write().map_err(|e| {
                 Error::config(
                     format!("linux.sysctl.{key}"),
-                    format!("write {}: {e}", path.display()),
+                    format!("write /proc/sys/{rel}: {e}"),
                 )
             })?;
         }
@@ -307,7 +328,7 @@ pub(crate) fn exec_process(
     preserve_fds: u32,
     seccomp: Option<crate::seccomp::Filter>,
 ) -> Result<Infallible> {
-    nix::unistd::chdir(process.cwd())
+    rootfs::chdir_inside(process.cwd())
         .ctx(|| format!("chdir to process.cwd {}", process.cwd().display()))?;
     let user = process.user();
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(

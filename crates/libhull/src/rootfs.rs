@@ -178,6 +178,16 @@ pub fn resolve(root: BorrowedFd<'_>, path: &Path, flags: i32) -> io::Result<Owne
     sys::openat2(root, rel, libc::O_PATH | flags, 0, RESOLVE)
 }
 
+/// Changes the working directory to `path` resolved inside the current root, which
+/// must be the container's: no magic link (`/proc/self/fd/N`, a descriptor of the
+/// host's) and no symlink leads out of it (CVE-2024-21626).
+pub fn chdir_inside(path: &Path) -> io::Result<()> {
+    let root: OwnedFd = fs::File::open("/")?.into();
+    let dir = resolve(root.as_fd(), path, libc::O_DIRECTORY)?;
+    nix::unistd::fchdir(&dir)?;
+    Ok(())
+}
+
 /// How many dangling symlinks [`mkdir_all`] and [`ensure_file`] follow before giving up
 /// with ELOOP, as the kernel's own limit for one lookup.
 const MAX_SYMLINKS: usize = 40;
@@ -480,7 +490,40 @@ fn attach_idmapped(root: BorrowedFd<'_>, m: &Mount, tree: BorrowedFd<'_>) -> Res
         ensure_file(root, dest)
     }
     .ctx(|| format!("make mount point {}", dest.display()))?;
+    not_in_procfs(target.as_fd(), dest)?;
     crate::idmap::attach(tree, target.as_fd()).ctx(|| "attach the ID-mapped mount".into())
+}
+
+/// The files under /proc that a bind mount may cover: what lxcfs provides (runc's
+/// `checkProcMount` allows the same).
+const PROC_MOUNT_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Refuses a mount point that resolved into a procfs already mounted in the container
+/// (a destination that is, or passes through, a symlink into /proc, such as
+/// `/etc/hostname -> /proc/sys/kernel/cap_last_cap`): what the container could put over
+/// procfs files would fool hull's own later reads and writes there, and hide the
+/// masked and read-only paths (CVE-2025-52881 class; runc refuses the same).
+fn not_in_procfs(target: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+    let fs = nix::sys::statfs::fstatfs(target).ctx(|| format!("statfs {}", dest.display()))?;
+    let allowed = PROC_MOUNT_ALLOWED.iter().any(|a| Path::new(a) == dest);
+    if fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC && !allowed {
+        return Err(Error::Init(format!(
+            "mount destination {} is inside /proc",
+            dest.display()
+        )));
+    }
+    Ok(())
 }
 
 fn mount_one(
@@ -503,6 +546,7 @@ fn mount_one(
             ensure_file(root, dest)
         }
         .ctx(|| format!("make mount point {}", dest.display()))?;
+        not_in_procfs(target.as_fd(), dest)?;
         mount_fd(
             Some(&source),
             target.as_fd(),
@@ -522,10 +566,12 @@ fn mount_one(
     } else if fstype == "cgroup" || fstype == "cgroup2" {
         let target =
             mkdir_all(root, dest).ctx(|| format!("make mount point {}", dest.display()))?;
+        not_in_procfs(target.as_fd(), dest)?;
         mount_cgroup(ctx, root, dest, target.as_fd(), o)?;
     } else {
         let target =
             mkdir_all(root, dest).ctx(|| format!("make mount point {}", dest.display()))?;
+        not_in_procfs(target.as_fd(), dest)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
         let res = mount_fd(
             Some(&source),

@@ -170,7 +170,13 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
         if let Some(sysctl) = linux.sysctl() {
             for key in sysctl.keys() {
-                if key.contains('/') && key.contains("..") || key.is_empty() {
+                // As a path under /proc/sys (dots are separators): no empty, `.` or
+                // `..` component, so nothing names a file outside it.
+                let rel = key.replace('.', "/");
+                let bad = rel
+                    .split('/')
+                    .any(|c| c.is_empty() || c == "." || c == "..");
+                if bad || key.contains('\0') {
                     return Err(Error::config(
                         format!("linux.sysctl.{key}"),
                         "not a valid sysctl name",
