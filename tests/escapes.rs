@@ -39,14 +39,40 @@ fn host_untouched(target: &Path) {
     );
 }
 
-/// Stops a swapping thread when dropped, also when the test panics: a scoped thread
-/// still running would keep the scope, and the test, from ever ending.
-struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+/// Runs `f` while a thread of the host keeps swapping the paths `a` and `b`
+/// (`RENAME_EXCHANGE`), as a process sharing the directory could. The thread stops
+/// when `f` returns or panics (a scoped thread still running would keep the test from
+/// ever ending).
+fn while_swapping<R>(a: &Path, b: &Path, f: impl FnOnce() -> R) -> R {
+    struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (a, b) = (
+        std::ffi::CString::new(a.to_str().unwrap()).unwrap(),
+        std::ffi::CString::new(b.to_str().unwrap()).unwrap(),
+    );
+    std::thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: two NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+            }
+        });
+        f()
+    })
 }
 
 /// CVE-2019-19921 / CVE-2019-16884 class: the image makes /proc a symlink to a host
@@ -169,27 +195,7 @@ fn a_destination_swapped_for_a_symlink_during_set_up_never_reaches_the_host() {
         c["root"]["readonly"] = false.into();
     });
     b.set_args(&["true"]);
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let _stop = StopOnDrop(&stop);
-        s.spawn(|| {
-            let (a, e) = (
-                std::ffi::CString::new(data.to_str().unwrap()).unwrap(),
-                std::ffi::CString::new(evil.to_str().unwrap()).unwrap(),
-            );
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: two NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
-                unsafe {
-                    libc::renameat2(
-                        libc::AT_FDCWD,
-                        a.as_ptr(),
-                        libc::AT_FDCWD,
-                        e.as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-            }
-        });
+    while_swapping(&data, &evil, || {
         for _ in 0..30 {
             let _ = env.hull(&["run", "-b", b.path_str(), b.id()]);
             host_untouched(&target);
@@ -387,28 +393,8 @@ fn masked_paths_are_masked_only_with_the_null_device() {
         }
     });
     b.set_args(&["sh", "-c", "cat /proc/keys"]);
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut ran = 0;
-    std::thread::scope(|s| {
-        let _stop = StopOnDrop(&stop);
-        s.spawn(|| {
-            let (a, e) = (
-                std::ffi::CString::new(dev.join("null").to_str().unwrap()).unwrap(),
-                std::ffi::CString::new(dev.join("evil").to_str().unwrap()).unwrap(),
-            );
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: two NUL-terminated paths; RENAME_EXCHANGE swaps them atomically.
-                unsafe {
-                    libc::renameat2(
-                        libc::AT_FDCWD,
-                        a.as_ptr(),
-                        libc::AT_FDCWD,
-                        e.as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-            }
-        });
+    let ran = while_swapping(&dev.join("null"), &dev.join("evil"), || {
+        let mut ran = 0;
         for _ in 0..30 {
             let out = env.hull(&["run", "-b", b.path_str(), b.id()]);
             let _ = env.hull(&["delete", "-f", b.id()]);
@@ -421,6 +407,7 @@ fn masked_paths_are_masked_only_with_the_null_device() {
                 );
             }
         }
+        ran
     });
     assert!(ran > 0, "no run got through");
 }

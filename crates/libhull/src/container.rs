@@ -572,10 +572,10 @@ impl Owners {
 /// container thaws it, since on cgroup v1 a frozen process dies only once thawed.
 pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
     let st = root.load(id)?;
-    let status = st.status(&root.path().join(id));
     if all {
         return kill_all(&st, sig);
     }
+    let status = st.status(&root.path().join(id));
     if matches!(status, Status::Stopped | Status::Creating) {
         return Err(Error::Status("container not running".into()));
     }
@@ -665,13 +665,16 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
     // Without a pid namespace of its own, the container's other processes outlive its
     // init and must be killed one by one; with one, they die with the init, and
     // whatever else is in the cgroup (a cgroup the container joined) is not the
-    // container's to kill (runc decides the same way).
-    let shared_pid_ns = locked
-        .load_exec()
-        .map_or(true, |e| !e.namespaces.iter().any(|n| n == "pid"));
+    // container's to kill (runc decides the same way). Asked only when processes are
+    // left to decide for.
+    let shared_pid_ns = || {
+        locked
+            .namespaces()
+            .map_or(true, |ns| !ns.iter().any(|n| n == "pid"))
+    };
     // A frozen process only dies once thawed: kill, then thaw.
     if cgroups::is_frozen(&st.cgroup) {
-        if shared_pid_ns {
+        if shared_pid_ns() {
             signal_members(&st.cgroup, libc::SIGKILL)?;
         } else {
             signal_init(st, libc::SIGKILL)?;
@@ -686,7 +689,7 @@ fn destroy(locked: Locked, st: &State) -> Result<()> {
         let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         wait_pidfd(&pidfd);
     }
-    if shared_pid_ns {
+    if !cgroups::procs(&st.cgroup)?.is_empty() && shared_pid_ns() {
         for _ in 0..100 {
             if cgroups::procs(&st.cgroup)?.is_empty() {
                 break;

@@ -451,11 +451,7 @@ impl Root {
             };
             let summary = crate::sys::read_small_file(&mut fs::File::from(fd))
                 .map_err(|e| Error::sys(format!("read {}", path().display()), e))
-                .and_then(|text| {
-                    serde_json::from_slice::<Summary>(&text).map_err(|e| {
-                        Error::Status(format!("{}: corrupt state: {e}", path().display()))
-                    })
-                });
+                .and_then(|text| parse_json::<Summary>(&text, &path(), "corrupt state"));
             match summary {
                 // The directory names the container, as in runc, whatever the file
                 // says: `list` reaches the fifo and the full state by this name.
@@ -475,18 +471,38 @@ impl Root {
     }
 }
 
-/// `exec.json` of the container in `dir`.
-fn read_exec(dir: &Path, id: &str) -> Result<ExecSpec> {
-    let path = dir.join(EXEC_FILE);
-    let text = match fs::read(&path) {
+/// `exec.json` of the container in `dir` (or the part of it that `T` holds).
+fn read_exec<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<T> {
+    read_json(dir, EXEC_FILE, id, "corrupt")
+}
+
+/// A small JSON file of the container in `dir`, read with one `read`: "does not exist"
+/// when it is not there.
+fn read_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &str,
+    id: &str,
+    corrupt: &str,
+) -> Result<T> {
+    let path = dir.join(file);
+    let text = match crate::sys::read_small(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound(id.into()))
         }
         Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
     };
-    serde_json::from_slice(&text)
-        .map_err(|e| Error::Status(format!("{}: corrupt: {e}", path.display())))
+    parse_json(&text, &path, corrupt)
+}
+
+/// `text`, the contents of `path`, parsed; a failure names the file.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+    path: &Path,
+    corrupt: &str,
+) -> Result<T> {
+    serde_json::from_slice(text)
+        .map_err(|e| Error::Status(format!("{}: {corrupt}: {e}", path.display())))
 }
 
 fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
@@ -520,16 +536,7 @@ fn load(dir: &Path, id: &str) -> Result<State> {
 
 /// The state (or the part of it that `T` holds) of the container in `dir`.
 fn read_state<T: serde::de::DeserializeOwned>(dir: &Path, id: &str) -> Result<T> {
-    let path = dir.join(STATE_FILE);
-    let text = match crate::sys::read_small(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NotFound(id.into()))
-        }
-        Err(e) => return Err(Error::sys(format!("read {}", path.display()), e)),
-    };
-    serde_json::from_slice(&text)
-        .map_err(|e| Error::Status(format!("{}: corrupt state: {e}", path.display())))
+    read_json(dir, STATE_FILE, id, "corrupt state")
 }
 
 impl Locked {
@@ -543,9 +550,14 @@ impl Locked {
         load(&self.dir, &self.id)
     }
 
-    /// Reads what `exec` needs of the container's config (and its namespaces).
-    pub fn load_exec(&self) -> Result<ExecSpec> {
-        read_exec(&self.dir, &self.id)
+    /// The namespaces the container's config lists (`proc_name`s), from `exec.json`;
+    /// the process and seccomp profile beside them are skipped unparsed.
+    pub fn namespaces(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Only {
+            namespaces: Vec<String>,
+        }
+        read_exec::<Only>(&self.dir, &self.id).map(|o| o.namespaces)
     }
 
     /// Writes the state atomically: a reader sees the old file or the new one.
