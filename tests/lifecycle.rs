@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{cgroup_v1_dirs, runc_available, wait_for, Env};
+use common::{cgroup_v1_dirs, runc_available, wait_for, Bundle, Env};
 use serde_json::Value;
 
 #[test]
@@ -219,6 +219,76 @@ fn list_shows_every_container_in_table_and_json() {
     for id in &ids {
         env.hull_ok(&["delete", id]);
     }
+}
+
+/// `list` reads the root's index (`@index`): whatever saves, deletes and re-creates
+/// run at once, and whatever happens to the index file, it says what `state` says.
+#[test]
+fn list_agrees_with_state_through_concurrent_saves_and_a_lost_index() {
+    let env = Env::new("list_index");
+    let bundles: Vec<Bundle> = (0..6).map(|i| env.bundle(&format!("b{i}"))).collect();
+    for b in &bundles {
+        b.set_args(&["sleep", "1000"]);
+        env.hull_ok(&["create", "-b", b.path_str(), b.id()]);
+    }
+    let agree = || {
+        let listed: Value =
+            serde_json::from_str(&env.hull_ok(&["list", "--format", "json"])).unwrap();
+        let listed = listed.as_array().cloned().unwrap_or_default();
+        let got: Vec<&str> = listed.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        let mut want: Vec<&str> = bundles.iter().map(Bundle::id).collect();
+        want.sort();
+        assert_eq!(got, want);
+        for c in &listed {
+            let id = c["id"].as_str().unwrap();
+            let st: Value = serde_json::from_str(&env.hull_ok(&["state", id])).unwrap();
+            for field in ["status", "pid", "bundle", "created"] {
+                assert_eq!(c[field], st[field], "{field} of {id}");
+            }
+        }
+    };
+    // Three threads each start one container, delete another and make it again,
+    // while a fourth lists.
+    std::thread::scope(|s| {
+        for pair in bundles.chunks(2) {
+            let env = &env;
+            s.spawn(move || {
+                env.hull_ok(&["start", pair[0].id()]);
+                env.hull_ok(&["delete", "-f", pair[1].id()]);
+                env.hull_ok(&["create", "-b", pair[1].path_str(), pair[1].id()]);
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..10 {
+                let out = env.hull(&["list", "--format", "json"]);
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+            }
+        });
+    });
+    agree();
+    // Spoilt, the index is not believed: `list` reads the state files, and removes it
+    // so that the next save builds it anew.
+    let index = env.state_dir().join("@index");
+    let mut text = std::fs::read(&index).unwrap();
+    text.extend(b"{\"id\":\"\n{}\n");
+    std::fs::write(&index, text).unwrap();
+    agree();
+    assert!(!index.exists());
+    env.hull_ok(&["start", bundles[1].id()]);
+    assert!(index.exists(), "built anew by the save of `start`");
+    agree();
+    // An init that dies is seen to have, whatever its record says.
+    env.hull_ok(&["kill", bundles[0].id(), "KILL"]);
+    assert!(wait_for(
+        || env.status(bundles[0].id()) == "stopped",
+        Duration::from_secs(5)
+    ));
+    agree();
+    for b in &bundles {
+        env.hull_ok(&["delete", "-f", b.id()]);
+    }
+    assert_eq!(env.hull_ok(&["list", "-q"]).trim(), "");
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod idmap;
+mod index;
 pub mod log;
 pub mod namespaces;
 pub mod netdev;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -31,15 +31,22 @@ pub enum Status {
     Stopped,
 }
 
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Status {
+    /// The name the runtime spec gives the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Stopped => "stopped",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -343,6 +350,12 @@ pub struct Locked {
     pub id: String,
     pub dir: PathBuf,
     _lock: OwnedFd,
+    /// The directory's inode and owner, which its records in the list index name.
+    ino: u64,
+    uid: u32,
+    /// The list index may hold a record of this directory: always for a container
+    /// that was there before, and for a new one once it has been saved.
+    recorded: std::cell::Cell<bool>,
 }
 
 impl Root {
@@ -372,7 +385,24 @@ impl Root {
             }
             Err(e) => return Err(Error::sys(format!("create {}", dir.display()), e)),
         }
-        lock_dir(id, dir)
+        let locked = lock_dir(id, dir)?;
+        locked.recorded.set(false);
+        // The new directory's first record, before anything else can be read of it: a
+        // record of an older directory of this name that did not go through `remove`
+        // (removed by hand) may name the very inode the new one was given.
+        let first = crate::index::Writer::begin(&self.dir).and_then(|mut index| {
+            locked.recorded.set(true);
+            index.append(id, locked.ino, locked.uid, None)?;
+            index.finish();
+            Ok(())
+        });
+        match first {
+            Ok(()) => Ok(locked),
+            Err(e) => {
+                let _ = locked.remove();
+                Err(e)
+            }
+        }
     }
 
     /// Locks the state directory of an existing container.
@@ -389,78 +419,127 @@ impl Root {
     }
 
     /// The [`Summary`] of every container's state and the uid owning its state
-    /// directory (which runc's `list` names), sorted by id. The root is opened once and
-    /// each container's files are reached from its descriptor, two path components
-    /// down. A container being created or deleted right now is skipped; one whose state
-    /// cannot be read is in [`Summaries::unreadable`], and the others are still listed
-    /// (runc warns and goes on).
+    /// directory (which runc's `list` names), sorted by id. The root is opened once; the
+    /// summaries come from the list index ([`crate::index`]) where it has a record of
+    /// the very directory the root shows, and from each container's own state file
+    /// otherwise. A container being created or deleted right now is skipped; one whose
+    /// state cannot be read is in [`Summaries::unreadable`], and the others are still
+    /// listed (runc warns and goes on).
     pub fn load_summaries(&self) -> Result<Summaries> {
-        use nix::fcntl::{AtFlags, OFlag};
-        use nix::sys::stat::Mode;
-        let mut dir = match nix::dir::Dir::open(
-            &self.dir,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(d) => d,
-            Err(nix::errno::Errno::ENOENT) => return Ok(Summaries::default()),
+        let dir = match fs::File::open(&self.dir) {
+            Ok(d) => OwnedFd::from(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Summaries::default()),
             Err(e) => return Err(Error::sys(format!("read {}", self.dir.display()), e)),
         };
-        let mut ids: Vec<String> = dir
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_none_or(|t| t == nix::dir::Type::Directory))
-            .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
-            .filter(|id| validate_id(id).is_ok())
-            .collect();
-        ids.sort();
+        let entries = container_dirs(dir.as_fd()).ctx(|| format!("read {}", self.dir.display()))?;
+        let text = crate::index::read(dir.as_fd());
+        let index = crate::index::latest(dir.as_fd(), &text);
         let mut out = Summaries::default();
-        for id in ids {
-            let file = format!("{id}/{STATE_FILE}");
-            let path = || self.dir.join(&file);
-            // Only a directory is a container (runc's list skips anything else); a
-            // symlink in the root is not followed, now or in the open below.
-            let uid = match nix::sys::stat::fstatat(&dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            {
-                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => st.st_uid,
-                Ok(_) => continue,
-                // Gone: a container being deleted now.
-                Err(nix::errno::Errno::ENOENT) => continue,
-                Err(e) => {
-                    let dir = self.dir.join(&id);
-                    out.unreadable
-                        .push(Error::sys(format!("stat {}", dir.display()), e));
-                    continue;
-                }
+        for DirEntry { id, ino, is_dir } in entries {
+            // A summary the index holds but that does not parse is read from the file.
+            let indexed = index
+                .get(id.as_str())
+                .filter(|e| is_dir && e.dir == ino)
+                .and_then(|e| Some((serde_json::from_slice(e.summary?).ok()?, e.uid)));
+            let found = match indexed {
+                Some(found) => Ok(found),
+                None => match read_summary(dir.as_fd(), &self.dir, &id) {
+                    Some(read) => read,
+                    None => continue,
+                },
             };
-            let fd = match crate::sys::openat2(
-                dir.as_fd(),
-                Path::new(&file),
-                libc::O_RDONLY,
-                0,
-                libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH,
-            ) {
-                Ok(fd) => fd,
-                // Not written yet, or gone: a container being created or deleted now.
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-                Err(e) => {
-                    out.unreadable
-                        .push(Error::sys(format!("open {}", path().display()), e));
-                    continue;
-                }
-            };
-            let summary = crate::sys::read_small_file(&mut fs::File::from(fd))
-                .map_err(|e| Error::sys(format!("read {}", path().display()), e))
-                .and_then(|text| parse_json::<Summary>(&text, &path(), "corrupt state"));
-            match summary {
-                // The directory names the container, as in runc, whatever the file
+            match found {
+                // The directory names the container, as in runc, whatever the record
                 // says: `list` reaches the fifo and the full state by this name.
-                Ok(summary) => out.found.push((Summary { id, ..summary }, uid)),
+                Ok((summary, uid)) => out.found.push((Summary { id, ..summary }, uid)),
                 Err(e) => out.unreadable.push(e),
             }
         }
         Ok(out)
     }
+}
+
+/// A name in the state root that may be a container's directory.
+pub(crate) struct DirEntry {
+    pub id: String,
+    /// The inode number the directory entry gives.
+    pub ino: u64,
+    /// Whether the entry says it is a directory (some file systems do not say).
+    pub is_dir: bool,
+}
+
+/// The entries of the root open as `root` that may be containers, sorted by id: valid
+/// ids that are directories or do not say what they are. A symlink is never one.
+pub(crate) fn container_dirs(root: BorrowedFd<'_>) -> std::io::Result<Vec<DirEntry>> {
+    use nix::fcntl::OFlag;
+    let mut dir = nix::dir::Dir::openat(
+        root,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let mut entries: Vec<DirEntry> = dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let is_dir = match e.file_type() {
+                Some(nix::dir::Type::Directory) => true,
+                None => false,
+                Some(_) => return None,
+            };
+            let id = e.file_name().to_str().ok()?;
+            validate_id(id).ok()?;
+            Some(DirEntry {
+                id: id.to_string(),
+                ino: e.ino(),
+                is_dir,
+            })
+        })
+        .collect();
+    entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    Ok(entries)
+}
+
+/// The summary of container `id` read from its own state file under the root open as
+/// `root` (at `root_path`, which errors name), with the uid owning its directory:
+/// `None` when there is no such container (not a directory, or one being created or
+/// deleted right now). Two path components down from the root's descriptor, no symlink
+/// followed.
+pub(crate) fn read_summary(
+    root: BorrowedFd<'_>,
+    root_path: &Path,
+    id: &str,
+) -> Option<Result<(Summary, u32)>> {
+    use nix::fcntl::AtFlags;
+    // Only a directory is a container (runc's list skips anything else).
+    let uid = match nix::sys::stat::fstatat(root, id, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => st.st_uid,
+        Ok(_) => return None,
+        // Gone: a container being deleted now.
+        Err(nix::errno::Errno::ENOENT) => return None,
+        Err(e) => {
+            let dir = root_path.join(id);
+            return Some(Err(Error::sys(format!("stat {}", dir.display()), e)));
+        }
+    };
+    let file = format!("{id}/{STATE_FILE}");
+    let path = root_path.join(&file);
+    let fd = match crate::sys::openat2(
+        root,
+        Path::new(&file),
+        libc::O_RDONLY,
+        0,
+        libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH,
+    ) {
+        Ok(fd) => fd,
+        // Not written yet, or gone: a container being created or deleted now.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
+        Err(e) => return Some(Err(Error::sys(format!("open {}", path.display()), e))),
+    };
+    let summary = crate::sys::read_small_file(&mut fs::File::from(fd))
+        .map_err(|e| Error::sys(format!("read {}", path.display()), e))
+        .and_then(|text| parse_json::<Summary>(&text, &path, "corrupt state"));
+    Some(summary.map(|s| (s, uid)))
 }
 
 impl Root {
@@ -527,6 +606,9 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
         id: id.into(),
         dir,
         _lock: fd,
+        ino: held.st_ino,
+        uid: held.st_uid,
+        recorded: std::cell::Cell::new(true),
     })
 }
 
@@ -560,11 +642,20 @@ impl Locked {
         read_exec::<Only>(&self.dir, &self.id).map(|o| o.namespaces)
     }
 
-    /// Writes the state atomically: a reader sees the old file or the new one.
+    /// The state root this container's directory is in.
+    fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// Writes the state atomically: a reader sees the old file or the new one. Its
+    /// summary goes to the list index first ([`crate::index`] says why in that order).
     pub fn save(&self, state: &State) -> Result<()> {
         let tmp = self.dir.join(".state.json.tmp");
         let path = self.dir.join(STATE_FILE);
         let data = serde_json::to_vec(state).map_err(|e| Error::Status(e.to_string()))?;
+        let mut index = crate::index::Writer::begin(self.root())?;
+        self.recorded.set(true);
+        index.append(&self.id, self.ino, self.uid, Some(&state.summary))?;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -574,7 +665,9 @@ impl Locked {
             .ctx(|| format!("write {}", tmp.display()))?;
         f.write_all(&data)
             .ctx(|| format!("write {}", tmp.display()))?;
-        fs::rename(&tmp, &path).ctx(|| format!("rename to {}", path.display()))
+        fs::rename(&tmp, &path).ctx(|| format!("rename to {}", path.display()))?;
+        index.finish();
+        Ok(())
     }
 
     /// Writes `exec.json` (once, at create).
@@ -584,13 +677,27 @@ impl Locked {
         fs::write(&path, data).ctx(|| format!("write {}", path.display()))
     }
 
-    /// Removes the state directory (the lock goes with it when `self` drops).
+    /// Removes the state directory (the lock goes with it when `self` drops), once the
+    /// list index can no longer vouch for it: it has recorded that the directory goes,
+    /// or it has been removed. Otherwise the directory stays, true to its last record,
+    /// and the error is returned. A new directory never saved has no record to undo.
     pub fn remove(self) -> Result<()> {
+        let index = if self.recorded.get() {
+            let mut index = crate::index::Writer::begin(self.root())?;
+            index.append(&self.id, self.ino, self.uid, None)?;
+            Some(index)
+        } else {
+            None
+        };
         match fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::sys(format!("remove {}", self.dir.display()), e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::sys(format!("remove {}", self.dir.display()), e)),
         }
+        if let Some(index) = index {
+            index.finish();
+        }
+        Ok(())
     }
 }
 
@@ -735,6 +842,142 @@ mod tests {
             let got = waiter.join().unwrap();
             assert!(matches!(got, Err(Error::NotFound(_))), "{:?}", got.err());
         });
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn test_state(id: &str, status: Status, bundle: &str) -> State {
+        State {
+            summary: Summary {
+                id: id.into(),
+                status,
+                pid: 0,
+                pid_start: 0,
+                pid_handle: None,
+                boot_id: None,
+                bundle: bundle.into(),
+                rootfs: format!("{bundle}/rootfs").into(),
+                created: crate::time::now_rfc3339(),
+                owner: String::new(),
+                annotations: HashMap::new(),
+            },
+            cgroup: CgroupRecord::default(),
+            poststart: Vec::new(),
+            poststop: Vec::new(),
+            netdev: Default::default(),
+        }
+    }
+
+    fn listed(root: &Root) -> Vec<(String, Status, String)> {
+        let Summaries { found, unreadable } = root.load_summaries().unwrap();
+        assert!(unreadable.is_empty(), "{unreadable:?}");
+        found
+            .into_iter()
+            .map(|(s, _)| (s.id, s.status, s.bundle.display().to_string()))
+            .collect()
+    }
+
+    fn entry(id: &str, status: Status, bundle: &str) -> (String, Status, String) {
+        (id.into(), status, bundle.into())
+    }
+
+    /// `list` reads the index where it has a record of the very directory the root
+    /// shows, and the state file where it has none or cannot be believed.
+    #[test]
+    fn list_believes_the_index_only_for_the_directory_it_records() {
+        let dir = std::env::temp_dir().join(format!("hull-unit-index-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let index = dir.join(crate::index::INDEX);
+        let a = root.create("a").unwrap();
+        assert!(index.exists(), "the first create builds the index");
+        // Made but never saved: not a container yet.
+        assert_eq!(listed(&root), []);
+        a.save(&test_state("a", Status::Created, "/a1")).unwrap();
+        a.save(&test_state("a", Status::Running, "/a1")).unwrap();
+        let b = root.create("b").unwrap();
+        b.save(&test_state("b", Status::Created, "/b1")).unwrap();
+        let both = [
+            entry("a", Status::Running, "/a1"),
+            entry("b", Status::Created, "/b1"),
+        ];
+        assert_eq!(listed(&root), both);
+        // The index, not the file, is what is read for a recorded directory (a save
+        // writes the index first, so it is never behind the file).
+        let file = dir.join("a").join(STATE_FILE);
+        let saved = fs::read(&file).unwrap();
+        fs::write(&file, b"{").unwrap();
+        assert_eq!(listed(&root), both);
+        fs::write(&file, saved).unwrap();
+        // Deleted, and made again by the same name: the old record never speaks for it.
+        b.remove().unwrap();
+        let b = root.create("b").unwrap();
+        assert_eq!(listed(&root), [entry("a", Status::Running, "/a1")]);
+        b.save(&test_state("b", Status::Created, "/b2")).unwrap();
+        let both = [
+            entry("a", Status::Running, "/a1"),
+            entry("b", Status::Created, "/b2"),
+        ];
+        assert_eq!(listed(&root), both);
+        // Removed by hand, last record and all, then made again.
+        drop(b);
+        fs::remove_dir_all(dir.join("b")).unwrap();
+        let b = root.create("b").unwrap();
+        assert_eq!(listed(&root), [entry("a", Status::Running, "/a1")]);
+        // A directory no index line names (made by an older hull): its file is read.
+        fs::create_dir(dir.join("c")).unwrap();
+        fs::write(
+            dir.join("c").join(STATE_FILE),
+            serde_json::to_vec(&test_state("c", Status::Stopped, "/c1")).unwrap(),
+        )
+        .unwrap();
+        let three = [
+            entry("a", Status::Running, "/a1"),
+            entry("c", Status::Stopped, "/c1"),
+        ];
+        assert_eq!(listed(&root), three);
+        // An index with a line that does not parse is not believed at all; one that is
+        // gone neither. Both times the files are read, and the next save builds it anew.
+        for spoil in [true, false] {
+            if spoil {
+                let mut text = fs::read(&index).unwrap();
+                text.extend(b"{\"id\":\n");
+                text.extend(b"{}\n");
+                fs::write(&index, text).unwrap();
+            } else {
+                fs::remove_file(&index).unwrap();
+            }
+            assert_eq!(listed(&root), three);
+            a.save(&test_state("a", Status::Paused, "/a1")).unwrap();
+            let text = String::from_utf8(fs::read(&index).unwrap()).unwrap();
+            assert!(text.contains("\"c\""), "{text}");
+            a.save(&test_state("a", Status::Running, "/a1")).unwrap();
+            assert_eq!(listed(&root), three);
+        }
+        drop((a, b));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Deleted containers leave lines; the index is built anew before it grows past
+    /// twice its built size, so it stays about as big as the containers it records.
+    #[test]
+    fn the_index_is_rebuilt_as_it_grows() {
+        let dir = std::env::temp_dir().join(format!("hull-unit-grow-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let index = dir.join(crate::index::INDEX);
+        let kept = root.create("kept").unwrap();
+        kept.save(&test_state("kept", Status::Running, "/k"))
+            .unwrap();
+        let mut largest = 0;
+        for i in 0..600 {
+            let id = format!("c{}", i % 7);
+            let c = root.create(&id).unwrap();
+            c.save(&test_state(&id, Status::Created, "/x")).unwrap();
+            c.remove().unwrap();
+            largest = largest.max(fs::metadata(&index).unwrap().len());
+        }
+        // Each round adds some 400 bytes: it would be 240 kB by now.
+        assert!(largest > 60_000 && largest < 66_000, "{largest}");
+        assert_eq!(listed(&root), [entry("kept", Status::Running, "/k")]);
+        drop(kept);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -236,19 +236,22 @@ pub fn pidfd_from_handle(handle: &str) -> io::Result<OwnedFd> {
     let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
     let (kind, hex) = handle.split_once(':').ok_or_else(invalid)?;
     let kind: i32 = kind.parse().map_err(|_| invalid())?;
-    let data = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(invalid)?;
-    // struct file_handle: u32 size, i32 type, then the bytes.
-    let mut raw = Vec::with_capacity(8 + data.len());
-    raw.extend_from_slice(&(data.len() as u32).to_ne_bytes());
-    raw.extend_from_slice(&kind.to_ne_bytes());
-    raw.extend_from_slice(&data);
+    // struct file_handle: u32 size, i32 type, then at most MAX_HANDLE_SZ bytes; `list`
+    // builds one per container, on the stack.
+    let len = hex.len() / 2;
+    if hex.len() % 2 != 0 || len > 128 {
+        return Err(invalid());
+    }
+    let mut raw = [0u8; 8 + 128];
+    raw[..4].copy_from_slice(&(len as u32).to_ne_bytes());
+    raw[4..8].copy_from_slice(&kind.to_ne_bytes());
+    for (byte, pair) in raw[8..].iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        let nibble = |c: u8| (c as char).to_digit(16);
+        *byte = match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(hi), Some(lo)) => (hi << 4 | lo) as u8,
+            _ => return Err(invalid()),
+        };
+    }
     // Any pidfd names the pidfs mount: our own, opened once.
     let mount = SELF
         .get_or_init(|| pidfd_open(std::process::id() as i32).ok())
@@ -542,11 +545,21 @@ pub fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()
 
 /// `flock(fd, LOCK_EX)`: waits for an exclusive lock, held until the descriptor closes.
 pub fn flock_exclusive(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: flock on a valid descriptor.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } < 0 {
-        return Err(io::Error::last_os_error());
+    flock(fd, libc::LOCK_EX)
+}
+
+/// `flock(fd, op)`: takes (or, on a descriptor that holds one, converts) a lock.
+pub fn flock(fd: BorrowedFd<'_>, op: i32) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a valid descriptor.
+        if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
-    Ok(())
 }
 
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: the calling process joins a new session
