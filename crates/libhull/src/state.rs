@@ -353,9 +353,6 @@ pub struct Locked {
     /// The directory's inode and owner, which its records in the list index name.
     ino: u64,
     uid: u32,
-    /// The list index may hold a record of this directory: always for a container
-    /// that was there before, and for a new one once it has been saved.
-    recorded: std::cell::Cell<bool>,
 }
 
 impl Root {
@@ -386,20 +383,17 @@ impl Root {
             Err(e) => return Err(Error::sys(format!("create {}", dir.display()), e)),
         }
         let locked = lock_dir(id, dir)?;
-        locked.recorded.set(false);
         // The new directory's first record, before anything else can be read of it: a
         // record of an older directory of this name that did not go through `remove`
-        // (removed by hand) may name the very inode the new one was given.
-        let first = crate::index::Writer::begin(&self.dir).and_then(|mut index| {
-            locked.recorded.set(true);
-            index.append(id, locked.ino, locked.uid, None)?;
-            index.finish();
-            Ok(())
-        });
-        match first {
-            Ok(()) => Ok(locked),
+        // (removed by hand) may name the very inode the new one was given. Without it
+        // the directory is not a container yet, and has no record to undo.
+        match locked.record(None) {
+            Ok(index) => {
+                index.finish();
+                Ok(locked)
+            }
             Err(e) => {
-                let _ = locked.remove();
+                let _ = fs::remove_dir(&locked.dir);
                 Err(e)
             }
         }
@@ -608,7 +602,6 @@ fn lock_dir(id: &str, dir: PathBuf) -> Result<Locked> {
         _lock: fd,
         ino: held.st_ino,
         uid: held.st_uid,
-        recorded: std::cell::Cell::new(true),
     })
 }
 
@@ -642,9 +635,14 @@ impl Locked {
         read_exec::<Only>(&self.dir, &self.id).map(|o| o.namespaces)
     }
 
-    /// The state root this container's directory is in.
-    fn root(&self) -> &Path {
-        self.dir.parent().unwrap_or(Path::new("/"))
+    /// Appends this directory's record to the list index of its root: its summary, or
+    /// `None` for a directory without a state (new, or going). The save or removal it
+    /// records is to be done before the returned writer is finished.
+    fn record(&self, summary: Option<&Summary>) -> Result<crate::index::Writer> {
+        let root = self.dir.parent().unwrap_or(Path::new("/"));
+        let mut index = crate::index::Writer::begin(root)?;
+        index.append(&self.id, self.ino, self.uid, summary)?;
+        Ok(index)
     }
 
     /// Writes the state atomically: a reader sees the old file or the new one. Its
@@ -653,9 +651,7 @@ impl Locked {
         let tmp = self.dir.join(".state.json.tmp");
         let path = self.dir.join(STATE_FILE);
         let data = serde_json::to_vec(state).map_err(|e| Error::Status(e.to_string()))?;
-        let mut index = crate::index::Writer::begin(self.root())?;
-        self.recorded.set(true);
-        index.append(&self.id, self.ino, self.uid, Some(&state.summary))?;
+        let index = self.record(Some(&state.summary))?;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -680,23 +676,15 @@ impl Locked {
     /// Removes the state directory (the lock goes with it when `self` drops), once the
     /// list index can no longer vouch for it: it has recorded that the directory goes,
     /// or it has been removed. Otherwise the directory stays, true to its last record,
-    /// and the error is returned. A new directory never saved has no record to undo.
+    /// and the error is returned.
     pub fn remove(self) -> Result<()> {
-        let index = if self.recorded.get() {
-            let mut index = crate::index::Writer::begin(self.root())?;
-            index.append(&self.id, self.ino, self.uid, None)?;
-            Some(index)
-        } else {
-            None
-        };
+        let index = self.record(None)?;
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::sys(format!("remove {}", self.dir.display()), e)),
         }
-        if let Some(index) = index {
-            index.finish();
-        }
+        index.finish();
         Ok(())
     }
 }
@@ -831,8 +819,7 @@ mod tests {
     /// made again under the same name, gets "does not exist", not the new one's lock.
     #[test]
     fn a_lock_on_a_removed_directory_is_not_the_lock_of_its_successor() {
-        let dir = std::env::temp_dir().join(format!("hull-unit-relock-{}", std::process::id()));
-        let root = Root::new(&dir);
+        let (dir, root) = unit_root("relock");
         let first = root.create("c").unwrap();
         std::thread::scope(|s| {
             let waiter = s.spawn(|| root.lock("c"));
@@ -843,6 +830,13 @@ mod tests {
             assert!(matches!(got, Err(Error::NotFound(_))), "{:?}", got.err());
         });
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A state root of this test process's own: `<tmp>/hull-unit-<name>-<pid>`.
+    fn unit_root(name: &str) -> (PathBuf, Root) {
+        let dir = std::env::temp_dir().join(format!("hull-unit-{name}-{}", std::process::id()));
+        let root = Root::new(&dir);
+        (dir, root)
     }
 
     fn test_state(id: &str, status: Status, bundle: &str) -> State {
@@ -884,8 +878,7 @@ mod tests {
     /// shows, and the state file where it has none or cannot be believed.
     #[test]
     fn list_believes_the_index_only_for_the_directory_it_records() {
-        let dir = std::env::temp_dir().join(format!("hull-unit-index-{}", std::process::id()));
-        let root = Root::new(&dir);
+        let (dir, root) = unit_root("index");
         let index = dir.join(crate::index::INDEX);
         let a = root.create("a").unwrap();
         assert!(index.exists(), "the first create builds the index");
@@ -960,8 +953,7 @@ mod tests {
     /// twice its built size, so it stays about as big as the containers it records.
     #[test]
     fn the_index_is_rebuilt_as_it_grows() {
-        let dir = std::env::temp_dir().join(format!("hull-unit-grow-{}", std::process::id()));
-        let root = Root::new(&dir);
+        let (dir, root) = unit_root("grow");
         let index = dir.join(crate::index::INDEX);
         let kept = root.create("kept").unwrap();
         kept.save(&test_state("kept", Status::Running, "/k"))
@@ -983,8 +975,7 @@ mod tests {
 
     #[test]
     fn save_is_atomic_and_create_refuses_duplicates() {
-        let dir = std::env::temp_dir().join(format!("hull-unit-state-{}", std::process::id()));
-        let root = Root::new(&dir);
+        let (dir, root) = unit_root("state");
         let locked = root.create("c1").unwrap();
         assert!(matches!(root.create("c1"), Err(Error::Exists(_))));
         let st = State {
